@@ -1,0 +1,42 @@
+"""``codebase``: the tested code behind *How Deep Networks Are Trained*.
+
+Submodules are imported on first use, so ``import codebase`` is fast:
+
+- ``codebase.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW from scratch
+- ``codebase.schedules``: learning-rate schedules as functions of the step
+- ``codebase.init``: weight initializers (Xavier/Glorot, He/Kaiming, ...)
+- ``codebase.nn``: activations, Maxout and an MLP builder
+- ``codebase.regularization``: L1/L2 penalties and early stopping
+- ``codebase.data``: the digits data set, synthetic sets, batches
+- ``codebase.surfaces``: 2-D test functions and optimizer trajectories
+- ``codebase.train``: the training loop and the learning-rate range test
+- ``codebase.plot``: figures used across the chapters
+- ``codebase.env``: :func:`setup`, the first call of every notebook
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data",
+               "surfaces", "train", "plot", "env", "checks")
+
+__all__ = ["setup", "__version__", *_SUBMODULES]
+
+
+def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
+    """Seed Python, NumPy and torch and fix torch's thread count (see :func:`codebase.env.setup`)."""
+    from .env import setup as _setup
+
+    _setup(seed, threads, plots=plots)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'codebase' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,63 @@
+"""Argument checks shared by every module of ``codebase``.
+
+Each check raises ``TypeError`` when the value has the wrong type and
+``ValueError`` when it is out of range, and names the parameter in the
+message so that a reader knows which argument to fix.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["check_real", "check_int", "check_choice", "check_callable"]
+
+
+def _describe_range(low, high, low_open, high_open):
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high}")
+    return " and ".join(parts)
+
+
+def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a float after checking that it is a finite real number in range.
+
+    ``low``/``high`` are bounds (``None`` for none); ``low_open``/``high_open`` make them strict.
+    Booleans are rejected: ``lr=True`` is almost certainly a mistake.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        raise ValueError(f"{name} must be {_describe_range(low, high, low_open, high_open)}, got {value!r}")
+    return value
+
+
+def check_int(name, value, *, low=None, high=None):
+    """Return ``value`` after checking that it is an integer (not a bool) within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be {_describe_range(low, high, False, False)}, got {value!r}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """Return ``value`` after checking that it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {value!r}")
+    return value
+
+
+def check_callable(name, value):
+    """Return ``value`` after checking that it can be called."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__} {value!r}")
+    return value

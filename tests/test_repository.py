@@ -1,0 +1,65 @@
+"""The promises the repository makes to its users: layout, pins and the two commands."""
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```bash\n(.+?)\n```", text)
+
+
+def test_layout_is_complete():
+    for name in ["_config.yml", "_toc.yml", "chapters", "codebase", "tests", "requirements.txt",
+                 "README.md", "LICENSE", "pyproject.toml", "references.bib", ".ci/run"]:
+        assert (ROOT / name).exists(), f"{name} is missing from the repository root"
+
+
+def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_command():
+    commands = _readme_commands()
+    assert len(commands) == 2, commands
+    build, test = commands
+    assert "jupyter-book build . -W -n --keep-going" in build
+    assert "pytest tests chapters --nbval" in test
+    ci_lines = [ln for ln in (ROOT / ".ci/run").read_text().splitlines()
+                if ln and not ln.startswith("#") and not ln.startswith(("set ", "cd "))]
+    assert test in ci_lines, ".ci/run must run the README's test command as written"
+
+
+def test_every_requirement_is_pinned_exactly():
+    lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    packages = [ln for ln in lines if ln and not ln.startswith("#") and ln != "-e ."]
+    assert packages, "requirements.txt lists no packages"
+    unpinned = [ln for ln in packages if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", ln)]
+    assert not unpinned, f"not pinned exactly: {unpinned}"
+    assert "torch==2.13.0" in packages
+    assert "-e ." in lines, "requirements.txt must install codebase itself"
+
+
+def _toc_files(entries):
+    for entry in entries:
+        if "file" in entry:
+            yield entry["file"]
+        yield from _toc_files(entry.get("chapters", []) + entry.get("sections", []))
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"], *_toc_files(toc.get("parts", []))]
+    for f in files:
+        assert any((ROOT / (f + ext)).exists() for ext in (".md", ".ipynb")), f"{f} is in _toc.yml but missing"
+    pages = {p.relative_to(ROOT).with_suffix("").as_posix()
+             for p in (ROOT / "chapters").glob("*") if p.suffix in {".md", ".ipynb"}}
+    assert pages <= set(files), f"pages not in _toc.yml: {sorted(pages - set(files))}"
+
+
+def test_import_codebase_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, codebase; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"], "import codebase must not import torch or matplotlib"
