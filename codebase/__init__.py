@@ -11,6 +11,8 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.surfaces``: 2-D test functions and optimizer trajectories
 - ``codebase.train``: the training loop and the learning-rate range test
 - ``codebase.plot``: figures used across the chapters
+- ``codebase.clipping``: gradient clipping by norm and by value
+- ``codebase.diagnostics``: per-layer activation and gradient statistics
 - ``codebase.env``: :func:`setup`, the first call of every notebook
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data",
-               "surfaces", "train", "plot", "env", "checks")
+               "surfaces", "train", "plot", "env", "clipping", "diagnostics")
 
 __all__ = ["setup", "__version__", *_SUBMODULES]
 

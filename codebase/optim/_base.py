@@ -1,0 +1,200 @@
+"""What the six optimizers share: argument checks, lazy state and the ``step`` loop.
+
+Each optimizer in this package is a subclass of ``BaseOptimizer`` that
+defines three small methods:
+
+- ``_check_group(group)`` checks the hyperparameters of one parameter group
+  (called on the defaults in ``__init__`` and on every group that is added);
+- ``_init_state(p, state, group)`` fills ``self.state[p]`` the first time ``p``
+  has a gradient, with the same keys and shapes as ``torch.optim``;
+- ``_update(p, g, state, group)`` applies the update rule to one parameter.
+
+``BaseOptimizer.step`` runs the closure, skips parameters whose ``.grad`` is
+``None``, negates the gradient when ``maximize=True`` and calls ``_update``
+under ``torch.no_grad()``.
+"""
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_real
+
+__all__ = ["BaseOptimizer", "check_number", "check_nonnegative", "check_interval", "check_flag", "new_step"]
+
+
+def check_number(name, value):
+    """Return ``value`` as a float after checking that it is a real number and not NaN.
+
+    Strings, ``None``, bools and tensors raise ``TypeError`` naming ``name``.
+    """
+    if isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a Python number, got a tensor ({value!r}); tensor "
+            "hyperparameters serve torch.optim's capturable and fused paths, "
+            f"which this from-scratch version does not implement: pass float({name})"
+        )
+    return check_real(name, value)
+
+
+def check_nonnegative(name, value, label):
+    """Return ``value`` as a float after checking that it is a real number ``>= 0``.
+
+    ``label`` is the words ``torch.optim`` uses in its message, so that
+    ``check_nonnegative("lr", -1.0, "learning rate")`` raises
+    ``ValueError("Invalid learning rate: -1.0 (lr must be >= 0)")``.
+    A non-number (a string, ``None``, a bool, a tensor) raises ``TypeError``.
+    """
+    value = check_number(name, value)
+    if value < 0:
+        raise ValueError(f"Invalid {label}: {value} ({name} must be >= 0)")
+    return value
+
+
+def check_interval(name, value, label, *, high, high_open):
+    """Return ``value`` as a float after checking that it lies in ``[0, high]`` (or ``[0, high)``)."""
+    value = check_number(name, value)
+    if value < 0 or value > high or (high_open and value == high):
+        interval = f"[0, {high:g})" if high_open else f"[0, {high:g}]"
+        raise ValueError(f"Invalid {label}: {value} ({name} must be in {interval})")
+    return value
+
+
+def check_flag(name, value):
+    """Return ``value`` after checking that it is a bool (``TypeError`` otherwise)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def new_step():
+    """A fresh step counter: a 0-d tensor holding 0, as ``torch.optim`` stores it.
+
+    Like torch, the counter is float64 when the default dtype is float64 and
+    float32 otherwise (float32 counts exactly up to 2**24 = 16,777,216 steps).
+    """
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    return torch.tensor(0.0, dtype=dtype)
+
+
+# The keyword arguments that select one of torch.optim's faster implementations,
+# and the values that mean "the plain for-loop", which is all this package has.
+_FOR_LOOP_VALUES = {
+    "foreach": (None, False),
+    "fused": (None, False),
+    "differentiable": (False,),
+    "capturable": (False,),
+}
+
+
+class BaseOptimizer(torch.optim.Optimizer):
+    """A ``torch.optim.Optimizer`` that applies a per-parameter update rule.
+
+    Subclasses are drop-in replacements for the ``torch.optim`` class of the
+    same name: the same constructor, defaults, checks, ``param_groups`` and
+    ``state`` keys, so ``state_dict()`` and ``load_state_dict()`` work across
+    the two. Only the single-tensor (for-loop) path exists here; asking for
+    ``foreach=True``, ``fused=True``, ``differentiable=True`` or
+    ``capturable=True`` raises ``ValueError``.
+
+    Hyperparameters are checked in every parameter group, not only in the
+    defaults: ``SGD([{"params": w, "lr": -1}])`` raises, where torch accepts it.
+    """
+
+    def __init__(self, params, defaults):
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    # -- checks ---------------------------------------------------------------
+
+    @classmethod
+    def _check_group(cls, group):
+        """Check the hyperparameters of one group; subclasses extend this."""
+        for name, allowed in _FOR_LOOP_VALUES.items():
+            if name not in group:
+                continue
+            value = group[name]
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(f"{name} must be True, False or None, got {type(value).__name__} {value!r}")
+            if value not in allowed:
+                raise ValueError(
+                    f"{cls.__name__}({name}={value!r}) is not available: this from-scratch "
+                    f"version implements only the single-tensor (for-loop) path; "
+                    f"use torch.optim.{cls.__name__} for the {name} implementation"
+                )
+        check_flag("maximize", group["maximize"])
+
+    def add_param_group(self, param_group):
+        """Add a parameter group after checking its hyperparameters (see ``torch.optim.Optimizer``)."""
+        if isinstance(param_group, dict):
+            self._check_group({**self.defaults, **param_group})
+            params = param_group["params"]
+            if isinstance(params, torch.Tensor):
+                params = [params]
+            elif not isinstance(params, set):  # torch rejects sets (their order is arbitrary)
+                params = list(params)
+            for p in params:
+                if isinstance(p, tuple) and len(p) == 2:  # (name, tensor) from named_parameters()
+                    p = p[1]
+                if isinstance(p, torch.Tensor) and p.is_complex():
+                    raise TypeError(
+                        f"{type(self).__name__} does not support complex parameters; "
+                        f"use torch.optim.{type(self).__name__}"
+                    )
+            param_group = {**param_group, "params": params}
+        super().add_param_group(param_group)
+
+    # -- state ----------------------------------------------------------------
+
+    def _init_state(self, p, state, group):
+        """Create the state of ``p`` (nothing by default)."""
+
+    def __setstate__(self, state):
+        """Restore from a pickle or ``load_state_dict``; fill in keys that older state dicts lack."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
+        for param_state in self.state.values():
+            step = param_state.get("step")
+            if step is not None and not torch.is_tensor(step):
+                param_state["step"] = new_step() + float(step)
+
+    # -- the step -------------------------------------------------------------
+
+    def _gradient(self, p, group):
+        """The gradient used at this step: ``-p.grad`` when maximizing."""
+        g = p.grad
+        if g.is_sparse:
+            raise RuntimeError(
+                f"{type(self).__name__} does not support sparse gradients; "
+                f"use torch.optim.{type(self).__name__} (or torch.optim.SparseAdam)"
+            )
+        return -g if group["maximize"] else g
+
+    def _update(self, p, g, state, group):
+        """Apply the update rule to ``p`` with gradient ``g``; subclasses define it."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; return ``closure()``'s loss.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss; it is called with
+            gradients enabled, before the update.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    self._init_state(p, state, group)
+                self._update(p, self._gradient(p, group), state, group)
+        return loss

@@ -1,0 +1,73 @@
+"""codebase.setup makes runs repeatable; the Sphinx extension finds MathJax."""
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+import codebase
+from codebase import sphinxext
+
+
+def _draws():
+    return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+
+def test_setup_makes_every_generator_repeat():
+    codebase.setup(seed=123, plots=False)
+    first = _draws()
+    codebase.setup(seed=123, plots=False)
+    assert _draws() == first
+    codebase.setup(seed=124, plots=False)
+    assert _draws() != first
+
+
+def test_setup_fixes_thread_count_and_determinism():
+    codebase.setup(seed=0, threads=2, plots=False)
+    assert torch.get_num_threads() == 2
+    assert torch.are_deterministic_algorithms_enabled()
+    codebase.setup(seed=0, threads=1, plots=False)
+    assert torch.get_num_threads() == 1
+
+
+def test_setup_configures_png_figures():
+    import matplotlib
+
+    codebase.setup(seed=0)
+    assert matplotlib.rcParams["figure.dpi"] == 80
+    assert matplotlib.rcParams["figure.figsize"] == [6.4, 4.0]
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.5}, TypeError, "seed"),
+    ({"seed": 2**32}, ValueError, "seed"),
+    ({"threads": 0}, ValueError, "threads"),
+    ({"threads": "2"}, TypeError, "threads"),
+])
+def test_setup_rejects_bad_arguments(kwargs, error, word):
+    with pytest.raises(error, match=word):
+        codebase.setup(**kwargs)
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_module"):
+        codebase.no_such_module  # noqa: B018
+
+
+def test_mathjax_is_copied_into_the_built_site(tmp_path):
+    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    sphinxext._copy(app, None)
+    loader = tmp_path / "_static" / "mathjax" / "tex-chtml.js"
+    assert loader.is_file() and loader.stat().st_size > 100_000
+    assert (tmp_path / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    config = SimpleNamespace(mathjax_path=None)
+    sphinxext._configure(app, config)
+    assert config.mathjax_path == "mathjax/tex-chtml.js"
+
+
+def test_mathjax_is_not_copied_after_a_failed_build(tmp_path):
+    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    sphinxext._copy(app, RuntimeError("build failed"))
+    assert not (tmp_path / "_static").exists()
