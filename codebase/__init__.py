@@ -13,6 +13,9 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.plot``: figures used across the chapters
 - ``codebase.clipping``: gradient clipping by norm and by value
 - ``codebase.diagnostics``: per-layer activation and gradient statistics
+- ``codebase.sparse``: sparse-feature data sets (for AdaGrad)
+- ``codebase.theory``: convergence rates of gradient descent and momentum on quadratics
+- ``codebase.compare``: tuning, multi-seed runs and the cost of optimizers
 - ``codebase.env``: :func:`setup`, the first call of every notebook
 """
 from __future__ import annotations
@@ -22,7 +25,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data",
-               "surfaces", "train", "plot", "env", "clipping", "diagnostics")
+               "surfaces", "train", "plot", "env", "clipping", "diagnostics", "sparse", "theory", "compare")
 
 __all__ = ["setup", "__version__", *_SUBMODULES]
 
