@@ -13,7 +13,7 @@ from ._checks import check_callable, check_int, check_real
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "prelu",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "Maxout",
-    "ACTIVATIONS", "mlp",
+    "ACTIVATIONS", "mlp", "dropout", "Dropout",
 ]
 
 
@@ -285,7 +285,8 @@ def _activation_factory(activation):
 
 def mlp(in_features: int, out_features: int, *, depth: int, width: int,
         activation="relu", init=None, bias: bool = True,
-        generator: torch.Generator | None = None, pieces: int = 2) -> torch.nn.Sequential:
+        generator: torch.Generator | None = None, pieces: int = 2,
+        dropout: float | None = None) -> torch.nn.Sequential:
     """A multilayer perceptron with ``depth`` hidden layers of ``width`` units.
 
     The layers are ``Linear(in, width), act, ..., Linear(width, width), act,
@@ -297,6 +298,11 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
     ``init`` is a scheme name or callable for :func:`codebase.init.init_model` (biases set
     to 0); ``None`` keeps PyTorch's default initialization. ``generator`` makes either
     reproducible without touching the global random state.
+
+    ``dropout`` (a drop probability :math:`p`) puts a :class:`Dropout` layer after each
+    hidden activation (after each Maxout layer), so that every hidden layer's output is
+    thinned during training; its masks come from torch's global random numbers. ``None``
+    (the default) adds no layers.
     """
     in_features = check_int("in_features", in_features, low=1)
     out_features = check_int("out_features", out_features, low=1)
@@ -308,6 +314,8 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
     make = _activation_factory(activation)
     if init is not None and not isinstance(init, str):
         check_callable("init", init)
+    if dropout is not None:
+        dropout = _check_drop_probability(dropout, "dropout")
 
     # build without consuming the global random numbers when a generator is given
     with torch.random.fork_rng(devices=[], enabled=generator is not None):
@@ -321,6 +329,8 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
                 if not isinstance(act, torch.nn.Module):
                     raise TypeError(f"activation must build a torch.nn.Module, got {type(act).__name__}")
                 layers.append(act)
+            if dropout is not None:
+                layers.append(Dropout(dropout))
             n = width
         layers.append(torch.nn.Linear(n, out_features, bias=bias))
     model = torch.nn.Sequential(*layers)
@@ -346,3 +356,58 @@ def _torch_default_init(layer, generator):
     if layer.bias is not None:
         bound = 1 / layer.in_features ** 0.5
         initializers.uniform_(layer.bias, -bound, bound, generator=generator)
+
+
+# dropout ---------------------------------------------------------------------------------
+
+def _check_drop_probability(p, name="p"):
+    return check_real(name, p, low=0.0, high=1.0, high_open=True)
+
+
+def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Dropout (Hinton et al., 2012) in its *inverted* form: during training, zero each
+    entry of ``x`` with probability :math:`p` and divide the survivors by :math:`1 - p`,
+
+    .. math::
+        r_j \\sim \\operatorname{Bernoulli}(1 - p), \\qquad
+        \\tilde h_j = \\frac{r_j\\, h_j}{1 - p},
+
+    so that :math:`\\mathbb{E}[\\tilde h_j] = h_j` and nothing needs rescaling at test time.
+    With ``training=False`` or :math:`p = 0` it returns ``x`` itself, like
+    ``torch.nn.functional.dropout``, and with the same random state it draws the same mask
+    and returns the same numbers bit for bit. The mask :math:`r` comes from ``generator``
+    (default: torch's global random numbers). :math:`p` must lie in :math:`[0, 1)`: at
+    :math:`p = 1` every unit is dropped and the division is undefined.
+    """
+    x = _check_tensor("x", x)
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    p = _check_drop_probability(p)
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if not training or p == 0.0:
+        return x
+    r = torch.empty_like(x).bernoulli_(1 - p, generator=generator)  # r_j ~ Bernoulli(1 - p)
+    return x * (r / (1 - p))  # h~ = r h / (1 - p)
+
+
+class Dropout(torch.nn.Module):
+    """Module form of :func:`dropout`: drops with probability ``p`` in training mode
+    (``model.train()``) and is the identity in evaluation mode (``model.eval()``). Masks come
+    from ``generator`` when one is given, from torch's global random numbers otherwise."""
+
+    def __init__(self, p: float = 0.5, generator: torch.Generator | None = None):
+        super().__init__()
+        self.p = _check_drop_probability(p)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self.generator = generator
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"

@@ -1,8 +1,12 @@
-"""Weight penalties (L1, L2, elastic net) and early stopping.
+"""Weight penalties (L1, L2, elastic net), the L1 proximal step, and early stopping.
 
 A penalty is added to the data loss in the training loop::
 
     loss = data_loss + regularizer(model)
+
+The L1 penalty can instead be applied exactly, after each optimizer step, by
+soft-thresholding the weights (:func:`soft_threshold`, :class:`ProximalL1`); unlike its
+subgradient, this sets small weights exactly to zero. :func:`sparsity` measures the result.
 
 and :class:`EarlyStopping` watches the validation metric once per epoch::
 
@@ -22,7 +26,8 @@ import torch
 
 from ._checks import check_choice, check_int, check_real
 
-__all__ = ["weights", "l1_penalty", "l2_penalty", "L1", "L2", "ElasticNet", "EarlyStopping"]
+__all__ = ["weights", "l1_penalty", "l2_penalty", "L1", "L2", "ElasticNet", "soft_threshold", "ProximalL1",
+           "sparsity", "EarlyStopping"]
 
 
 def weights(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
@@ -62,7 +67,9 @@ def l1_penalty(params, strength: float) -> torch.Tensor:
     """L1 penalty :math:`\\lambda \\sum_i |w_i|` (:math:`\\lambda` = ``strength``).
 
     Its (sub)gradient is :math:`\\lambda\\,\\operatorname{sign}(w)` (0 at :math:`w = 0`): a
-    constant pull towards 0 that sets small weights exactly to zero (sparsity).
+    pull of constant size towards 0. A gradient step with it moves a small weight past 0
+    rather than onto it, so weights end up hovering near 0, not at 0; the exact minimizer
+    of the penalized loss is sparse, and :class:`ProximalL1` reaches it.
     ``params`` is a tensor or an iterable of tensors, e.g. ``weights(model)``.
     """
     params = _tensors(params)
@@ -75,8 +82,8 @@ def l2_penalty(params, strength: float) -> torch.Tensor:
 
     The factor 1/2 makes the gradient :math:`\\lambda w`, so one SGD step on
     ``loss + l2_penalty(params, λ)`` is the same as ``torch.optim.SGD(..., weight_decay=λ)``
-    on ``loss``: :math:`w \\leftarrow w - \\eta(\\nabla L + \\lambda w)`. (For Adam the two
-    differ; that difference is what AdamW is about.)
+    on ``loss``: :math:`w \\leftarrow w - \\alpha(g + \\lambda w) = (1 - \\alpha\\lambda) w - \\alpha g`.
+    (For Adam the two differ; that difference is what AdamW is about.)
     """
     params = _tensors(params)
     strength = check_real("strength", strength, low=0)
@@ -123,6 +130,89 @@ class ElasticNet:
 
     def __repr__(self):
         return f"ElasticNet(l1={self.l1!r}, l2={self.l2!r})"
+
+
+def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The soft-thresholding operator :math:`S_\\tau(w) = \\operatorname{sign}(w)\\max(|w| - \\tau, 0)`.
+
+    It is the proximal operator of :math:`\\tau|w|`: the minimizer over :math:`u` of
+    :math:`\\frac{1}{2}(u - w)^2 + \\tau|u|`, element by element. Entries with
+    :math:`|w| \\le \\tau` become exactly 0; the others move :math:`\\tau` towards 0.
+    Equal to ``torch.nn.functional.softshrink(w, threshold)``.
+    """
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(f"w must be a tensor, got {type(w).__name__}")
+    threshold = check_real("threshold", threshold, low=0)
+    return w.sign() * (w.abs() - threshold).clamp(min=0)
+
+
+class ProximalL1:
+    """Wrap ``optimizer`` so that every step ends with the L1 proximal step on ``params``.
+
+    After ``optimizer.step()``, each tensor :math:`w` in ``params`` is replaced by
+    :math:`S_{\\alpha\\lambda}(w)` (:func:`soft_threshold`), with :math:`\\alpha` the current
+    learning rate of the parameter group that holds :math:`w` and :math:`\\lambda` = ``strength``.
+    With plain SGD this is the proximal gradient method for the loss plus
+    :math:`\\lambda\\sum|w|` (do not also add :func:`l1_penalty` to the loss): the data
+    gradient moves the weights, then the penalty is minimized exactly, which puts small
+    weights at exactly 0. With momentum or Adam it is a common heuristic, not an exact
+    proximal method.
+
+    The wrapper has the optimizer's ``param_groups``, ``state``, ``zero_grad`` and
+    ``step``, so it can be passed to :func:`codebase.train.fit`::
+
+        opt = ProximalL1(SGD(model.parameters(), lr=0.1), weights(model), strength=1e-3)
+    """
+
+    def __init__(self, optimizer, params, strength: float):
+        if not hasattr(optimizer, "param_groups") or not callable(getattr(optimizer, "step", None)):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.params = _tensors(params)
+        self.strength = check_real("strength", strength, low=0)
+        group_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
+        if any(id(p) not in group_of for p in self.params):
+            raise ValueError("params must be parameters that the optimizer updates")
+        self._groups = [group_of[id(p)] for p in self.params]
+
+    @property
+    def param_groups(self):
+        """The wrapped optimizer's parameter groups (the learning rates live here)."""
+        return self.optimizer.param_groups
+
+    @property
+    def state(self):
+        """The wrapped optimizer's per-parameter state."""
+        return self.optimizer.state
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients, as the wrapped optimizer does."""
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        """Take the optimizer's step, then soft-threshold ``params`` by :math:`\\alpha\\lambda`."""
+        loss = self.optimizer.step() if closure is None else self.optimizer.step(closure)
+        with torch.no_grad():
+            for p, group in zip(self.params, self._groups):
+                p.copy_(soft_threshold(p, group["lr"] * self.strength))  # w <- S_{alpha lambda}(w)
+        return loss
+
+    def __repr__(self):
+        return f"ProximalL1({type(self.optimizer).__name__}, strength={self.strength!r})"
+
+
+def sparsity(params, tol: float = 0.0) -> float:
+    """The fraction of entries of ``params`` with :math:`|w| \\le` ``tol`` (exact zeros for ``tol = 0``).
+
+    ``params`` is a tensor or an iterable of tensors, e.g. ``weights(model)``.
+    """
+    params = _tensors(params)
+    tol = check_real("tol", tol, low=0)
+    total = sum(p.numel() for p in params)
+    if total == 0:
+        raise ValueError("params must hold at least one entry")
+    small = sum(int((p.detach().abs() <= tol).sum()) for p in params)
+    return small / total
 
 
 class EarlyStopping:

@@ -89,6 +89,137 @@ def test_l1_subgradient_steps_move_weights_towards_zero_by_lr_times_strength():
     assert w[1].item() == pytest.approx(-0.2) and w[2].item() == pytest.approx(0.9)
 
 
+# soft-thresholding, the proximal L1 step, sparsity --------------------------------------
+
+@given(st.lists(st.floats(-10, 10), min_size=1, max_size=20), st.floats(0, 5))
+def test_soft_threshold_equals_torch_softshrink(values, tau):
+    w = torch.tensor(values, dtype=torch.float64)
+    torch.testing.assert_close(R.soft_threshold(w, tau), torch.nn.functional.softshrink(w, tau),
+                               rtol=0, atol=0)
+
+
+@given(st.floats(-5, 5), st.floats(0, 3))
+def test_soft_threshold_is_the_proximal_operator_of_the_l1_penalty(v, tau):
+    # S_tau(v) minimizes 1/2 (u - v)^2 + tau |u|: no point of a fine grid does better
+    u = torch.linspace(-8, 8, 16001, dtype=torch.float64)
+    objective = lambda x: 0.5 * (x - v) ** 2 + tau * x.abs()
+    s = R.soft_threshold(torch.tensor([v], dtype=torch.float64), tau)
+    assert objective(s).item() <= objective(u).min().item() + 1e-12
+    if abs(v) <= tau:
+        assert s.item() == 0.0
+
+
+def test_soft_threshold_by_hand():
+    w = torch.tensor([-3.0, -0.5, 0.0, 0.2, 0.5, 2.0])
+    torch.testing.assert_close(R.soft_threshold(w, 0.5), torch.tensor([-2.5, 0.0, 0.0, 0.0, 0.0, 1.5]))
+    torch.testing.assert_close(R.soft_threshold(w, 0.0), w)
+
+
+def test_proximal_l1_sgd_solves_the_lasso():
+    # proximal gradient descent on 1/(2n)|y - Xw|^2 + alpha |w|_1 reaches scikit-learn's Lasso
+    from sklearn.linear_model import Lasso
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(50, 8, generator=gen, dtype=torch.float64)
+    w_true = torch.tensor([3.0, -2.0, 0, 0, 1.5, 0, 0, 0], dtype=torch.float64)
+    y = X @ w_true + 0.5 * torch.randn(50, generator=gen, dtype=torch.float64)
+    alpha = 0.3
+    w = torch.nn.Parameter(torch.zeros(8, dtype=torch.float64))
+    opt = R.ProximalL1(torch.optim.SGD([w], lr=0.4), [w], strength=alpha)
+    for _ in range(500):
+        opt.zero_grad()
+        (0.5 * ((y - X @ w) ** 2).mean()).backward()
+        opt.step()
+    lasso = Lasso(alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=100000).fit(X.numpy(), y.numpy())
+    np_w = w.detach().numpy()
+    assert abs(np_w - lasso.coef_).max() < 1e-8
+    assert (np_w == 0).sum() == (lasso.coef_ == 0).sum() >= 3  # exact zeros, the same ones
+    assert ((np_w == 0) == (lasso.coef_ == 0)).all()
+
+
+def test_proximal_l1_thresholds_only_its_params_with_their_group_lr():
+    a = torch.nn.Parameter(torch.tensor([0.05, -0.3, 1.0]))
+    b = torch.nn.Parameter(torch.tensor([0.05, -0.3, 1.0]))
+    c = torch.nn.Parameter(torch.tensor([0.05, -0.3, 1.0]))
+    inner = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}, {"params": [c]}], lr=0.1)
+    opt = R.ProximalL1(inner, [a, b], strength=1.0)
+    for p in (a, b, c):
+        p.grad = torch.zeros(3)
+    opt.step()
+    torch.testing.assert_close(a.detach(), torch.tensor([0.0, -0.2, 0.9]))  # threshold 0.1 * 1
+    torch.testing.assert_close(b.detach(), torch.tensor([0.0, 0.0, 0.5]))   # threshold 0.5 * 1
+    torch.testing.assert_close(c.detach(), torch.tensor([0.05, -0.3, 1.0]))  # not thresholded
+    assert opt.param_groups is inner.param_groups and opt.state is inner.state
+    opt.zero_grad()
+    assert a.grad is None
+    assert "strength=1.0" in repr(opt)
+
+
+def test_proximal_l1_with_zero_strength_is_the_plain_optimizer_and_works_in_fit():
+    from codebase import train
+
+    torch.manual_seed(0)
+    X, y = torch.randn(40, 5), torch.randint(0, 3, (40,))
+    models = [torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    plain = torch.optim.SGD(models[0].parameters(), lr=0.1)
+    wrapped = R.ProximalL1(torch.optim.SGD(models[1].parameters(), lr=0.1), R.weights(models[1]), 0.0)
+    train.fit(models[0], plain, (X, y), epochs=2, batch_size=8)
+    train.fit(models[1], wrapped, (X, y), epochs=2, batch_size=8)
+    for p, q in zip(models[0].parameters(), models[1].parameters()):
+        assert torch.equal(p, q)
+    strong = R.ProximalL1(torch.optim.SGD(models[1].parameters(), lr=0.1), R.weights(models[1]), 10.0)
+    train.fit(models[1], strong, (X, y), epochs=1, batch_size=8)
+    assert R.sparsity(R.weights(models[1])) == 1.0  # threshold 1 per step wipes out every weight
+    assert R.sparsity([models[1][0].bias]) < 1.0     # biases are left alone
+
+
+def test_l1_subgradient_is_not_sparse_but_the_proximal_step_is():
+    # the same problem, a weight whose data gradient is small: subgradient steps hover
+    # around 0 without reaching it, proximal steps land on 0 and stay
+    target = torch.tensor([0.004, -0.003, 2.0], dtype=torch.float64)
+    w_sub = torch.nn.Parameter(torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64))
+    w_prox = torch.nn.Parameter(w_sub.detach().clone())
+    sub = torch.optim.SGD([w_sub], lr=0.013)
+    prox = R.ProximalL1(torch.optim.SGD([w_prox], lr=0.013), [w_prox], strength=0.05)
+    for _ in range(800):
+        for w, opt, pen in ((w_sub, sub, 0.05), (w_prox, prox, 0.0)):
+            opt.zero_grad()
+            (0.5 * ((w - target) ** 2).sum() + R.l1_penalty([w], pen)).backward()
+            opt.step()
+    assert R.sparsity(w_prox) == pytest.approx(2 / 3)
+    assert R.sparsity(w_sub) == 0.0
+    assert w_sub[:2].abs().max().item() <= 0.013 * 0.05 + 0.013 * 0.01
+    assert w_prox[2].item() == pytest.approx(1.95, abs=1e-3) and w_sub[2].item() == pytest.approx(1.95, abs=1e-3)
+
+
+def test_sparsity():
+    a = torch.tensor([[0.0, 1e-4], [-0.5, 0.0]])
+    b = torch.tensor([2.0, -1e-3])
+    assert R.sparsity([a, b]) == pytest.approx(2 / 6)
+    assert R.sparsity([a, b], tol=1e-3) == pytest.approx(4 / 6)
+    assert R.sparsity(a, tol=1.0) == 1.0
+
+
+def test_proximal_and_sparsity_bad_arguments():
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.1)
+    with pytest.raises(TypeError, match="optimizer"):
+        R.ProximalL1([w], [w], 0.1)
+    with pytest.raises(ValueError, match="params"):
+        R.ProximalL1(opt, [torch.nn.Parameter(torch.ones(2))], 0.1)
+    with pytest.raises(ValueError, match="strength"):
+        R.ProximalL1(opt, [w], -0.1)
+    with pytest.raises(ValueError, match="threshold"):
+        R.soft_threshold(torch.ones(2), -1.0)
+    with pytest.raises(TypeError, match="w must"):
+        R.soft_threshold([1.0], 0.1)
+    with pytest.raises(ValueError, match="tol"):
+        R.sparsity([w], tol=-1.0)
+    with pytest.raises(ValueError, match="params"):
+        R.sparsity([])
+
+
 # EarlyStopping ------------------------------------------------------------------------
 
 def run(stopper, metrics):
