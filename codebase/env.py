@@ -28,7 +28,7 @@ def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    _use_deterministic_algorithms(torch)
     torch.set_default_dtype(torch.float32)
     if plots:
         import matplotlib
@@ -48,3 +48,23 @@ def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
             set_matplotlib_formats("png")
         except ImportError:  # pragma: no cover - only outside Jupyter
             pass
+
+
+def _use_deterministic_algorithms(torch) -> None:
+    """``torch.use_deterministic_algorithms(True)`` without importing ``torch._dynamo``.
+
+    torch's function first imports ``torch._inductor.config`` (to set its
+    ``deterministic`` flag for ``torch.compile``), which imports the compiler stack:
+    about 2 s of CPU in every notebook, as much as ``import torch`` itself. Eager
+    code reads only the flag that ``torch._C`` holds, so we set that one directly,
+    and pass the inductor flag through the variable that its config reads when it
+    is imported (or set it, if it already was).
+    """
+    import sys
+
+    torch._C._set_deterministic_algorithms(True, warn_only=False)
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = True
+    else:
+        os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"

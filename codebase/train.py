@@ -101,8 +101,10 @@ def grad_norm(model_or_params) -> float:
     (the norm of no gradients is 0).
     """
     params = model_or_params.parameters() if isinstance(model_or_params, nn.Module) else model_or_params
-    norms = [p.grad.detach().double().norm() for p in params if p.grad is not None]
-    return torch.stack(norms).norm().item() if norms else 0.0
+    # torch.linalg.vector_norm is what Tensor.norm() calls, without its Python argument handling.
+    vector_norm = torch.linalg.vector_norm
+    norms = [vector_norm(p.grad.detach().double()) for p in params if p.grad is not None]
+    return vector_norm(torch.stack(norms)).item() if norms else 0.0
 
 
 def layer_grad_norms(model: nn.Module) -> dict[str, float]:
@@ -274,8 +276,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
                 penalty = regularizer(model)
                 loss = data_loss + penalty
                 penalties.append(torch.as_tensor(penalty).item())
-            if not torch.isfinite(loss):
-                raise diverged(f"the loss became {loss.item()}", epoch, step)
+            loss_value = loss.item()  # one read of the scalar serves the check and the record
+            if not math.isfinite(loss_value):
+                raise diverged(f"the loss became {loss_value}", epoch, step)
             loss.backward()
             norm = grad_norm(params)
             if not math.isfinite(norm):
@@ -284,11 +287,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
                 clip_grad_value_(params, clip_grad_value)
             if clip_grad_norm is not None:
                 clip_grad_norm_(params, clip_grad_norm)
-            history.step_lr.append(_current_lrs(optimizer)[0])
+            history.step_lr.append(float(optimizer.param_groups[0]["lr"]))
             optimizer.step()
             if interval == "step":
                 scheduler.step()
-            history.step_loss.append(data_loss.item())
+            history.step_loss.append(loss_value if regularizer is None else data_loss.item())
             history.step_grad_norm.append(norm)
             norms.append(norm)
 

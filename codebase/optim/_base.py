@@ -86,6 +86,19 @@ _FOR_LOOP_VALUES = {
 }
 
 
+def _undecorated(method):
+    """The function under ``torch._disable_dynamo``, which imports ``torch._dynamo`` on first call.
+
+    Outside ``torch.compile`` the decorator changes nothing but that import, which
+    costs about 2 s of CPU, as much as ``import torch``: paid in every notebook.
+    """
+    return getattr(method, "__wrapped__", method)
+
+
+_TORCH_ADD_PARAM_GROUP = _undecorated(torch.optim.Optimizer.add_param_group)
+_TORCH_ZERO_GRAD = _undecorated(torch.optim.Optimizer.zero_grad)
+
+
 class BaseOptimizer(torch.optim.Optimizer):
     """A ``torch.optim.Optimizer`` that applies a per-parameter update rule.
 
@@ -141,7 +154,11 @@ class BaseOptimizer(torch.optim.Optimizer):
                         f"use torch.optim.{type(self).__name__}"
                     )
             param_group = {**param_group, "params": params}
-        super().add_param_group(param_group)
+        _TORCH_ADD_PARAM_GROUP(self, param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters (see ``torch.optim.Optimizer.zero_grad``)."""
+        _TORCH_ZERO_GRAD(self, set_to_none)
 
     # -- state ----------------------------------------------------------------
 
@@ -189,12 +206,20 @@ class BaseOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # The loop runs once per parameter tensor at every step: for a network of many small
+        # tensors its Python overhead is a visible part of the step, so it avoids method calls
+        # and repeated lookups (it does what ``_gradient`` does, inline).
+        all_state, init_state, update = self.state, self._init_state, self._update
         for group in self.param_groups:
+            maximize = group["maximize"]
             for p in group["params"]:
-                if p.grad is None:
+                g = p.grad
+                if g is None:
                     continue
-                state = self.state[p]
+                if g.is_sparse:
+                    self._gradient(p, group)  # raises the error for sparse gradients
+                state = all_state[p]
                 if not state:
-                    self._init_state(p, state, group)
-                self._update(p, self._gradient(p, group), state, group)
+                    init_state(p, state, group)
+                update(p, -g if maximize else g, state, group)
         return loss

@@ -1,0 +1,118 @@
+"""The cost of ``codebase.train.fit`` over a minimal hand-written loop, on the book's digits network.
+
+Usage (from the repository root)::
+
+    python benchmarks/fit_overhead.py                 # 5 epochs, 7 interleaved repeats
+    python benchmarks/fit_overhead.py --epochs 10 --repeats 11 --batch-size 64
+
+The network is the one the chapters train on the digits (``codebase.nn.mlp(64, 10,
+depth=1, width=32)``, ReLU) with ``codebase.optim.SGD(lr=0.1, momentum=0.9)``, mini-batches
+of 32 shuffled by a seeded ``torch.Generator``. Three loops are timed, interleaved
+(each repeat runs all three in a shuffled order, so a change in the machine's
+load affects them alike; the table shows the median):
+
+- ``bare``: for each mini-batch, zero the gradients, forward, cross-entropy,
+  backward, step; nothing else;
+- ``bare + epoch eval``: the same, plus the training and validation loss and
+  accuracy after each epoch, which is what ``fit`` records per epoch;
+- ``fit``: ``codebase.train.fit(model, optimizer, train, val=val, epochs=...)``, which
+  also records every step's loss and gradient norm and checks them for NaN.
+
+Times are CPU seconds of this process by default (``--clock cpu``; with one
+thread, the time on an idle core), or elapsed time with ``--clock wall``.
+The overhead is the time of ``fit`` over each hand-written loop, minus one. The
+goal is at most 10 % over ``bare``. torch runs with one thread, as in the book.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+
+import torch
+
+import codebase
+from codebase.data import batches, load_digits
+from codebase.nn import mlp
+from codebase.optim import SGD
+from codebase.train import evaluate, fit
+
+
+def make(seed: int = 0):
+    model = mlp(64, 10, depth=1, width=32, activation="relu", generator=torch.Generator().manual_seed(seed))
+    return model, SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def bare(split, epochs, batch_size, *, with_eval):
+    model, optimizer = make()
+    X, y = split.train
+    generator = torch.Generator().manual_seed(0)
+    loss_fn = torch.nn.functional.cross_entropy
+    for _ in range(epochs):
+        model.train()
+        for Xb, yb in batches(X, y, batch_size, generator=generator):
+            optimizer.zero_grad()
+            loss = loss_fn(model(Xb), yb)
+            loss.backward()
+            optimizer.step()
+        if with_eval:
+            evaluate(model, X, y)
+            evaluate(model, *split.val)
+    return model
+
+
+def with_fit(split, epochs, batch_size):
+    model, optimizer = make()
+    fit(model, optimizer, split.train, val=split.val, epochs=epochs, batch_size=batch_size, seed=0)
+    return model
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                        help="cpu: this process's CPU time (default; robust on a shared machine), wall: elapsed time")
+    args = parser.parse_args(argv)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    codebase.setup(plots=False)
+    split = load_digits()
+    runs = {
+        "bare": lambda: bare(split, args.epochs, args.batch_size, with_eval=False),
+        "bare + epoch eval": lambda: bare(split, args.epochs, args.batch_size, with_eval=True),
+        "fit": lambda: with_fit(split, args.epochs, args.batch_size),
+    }
+    # the three loops train the same weights: fit adds bookkeeping, not different arithmetic
+    finals = {name: torch.cat([p.detach().flatten() for p in run().parameters()]) for name, run in runs.items()}
+    same = all(torch.equal(finals["bare"], w) for w in finals.values())
+    timings = {name: [] for name in runs}
+    order = list(runs)
+    rng = random.Random(0)
+    load_start = os.getloadavg()[0]
+    for _ in range(args.repeats):
+        rng.shuffle(order)
+        for name in order:
+            start = clock()
+            runs[name]()
+            timings[name].append(clock() - start)
+    load_end = os.getloadavg()[0]
+    steps = args.epochs * -(-len(split.train) // args.batch_size)
+    print(f"torch {torch.__version__}, 1 thread, {args.epochs} epochs x {steps // args.epochs} steps "
+          f"(batch {args.batch_size}), median of {args.repeats} interleaved runs, {args.clock} clock, "
+          f"load average {load_start:.2f} -> {load_end:.2f}; same final weights: {same}")
+    print(f"{'loop':<18} {'time':>9} {'per step':>10} {'fit over it':>12}")
+    fit_time = statistics.median(timings["fit"])
+    for name, values in timings.items():
+        median = statistics.median(values)
+        over = f"{(fit_time / median - 1) * 100:+.1f} %" if name != "fit" else ""
+        print(f"{name:<18} {median:>8.3f}s {median / steps * 1e6:>8.1f}us {over:>12}")
+    print("goal: fit at most +10 % over bare")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

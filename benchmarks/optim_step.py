@@ -1,0 +1,200 @@
+"""Time one optimizer step: codebase.optim against torch.optim's for-loop, foreach and fused paths.
+
+Usage (from the repository root)::
+
+    python benchmarks/optim_step.py                      # SGD with momentum and Adam, 10^3 .. 10^7 parameters
+    python benchmarks/optim_step.py --sizes 1e3 1e5 --tensors 20 --threads 1
+
+Each size ``n`` is split into ``--tensors`` float32 tensors shaped like a
+multilayer perceptron's (one large weight matrix and one small bias vector per
+layer), each with a fixed random gradient. Every implementation gets its own
+copy of the same parameters. The implementations are timed *interleaved*: each
+repeat runs all of them one after the other in a shuffled order, so a change in
+the machine's load affects them all alike; the table shows the minimum over
+the repeats (``--stat min``, the default: other processes can only add time to a
+block) or their median (``--stat median``). ``ratio`` is the time of a step divided by the time of torch's for-loop
+step in the same run (below 1 is faster than torch's for-loop).
+
+Only ``optimizer.step()`` is timed (no forward or backward pass), by default in
+CPU seconds of this process (``--clock cpu``): with one thread that is the time
+the step would take on an idle core, and it does not count the time the process
+waits while other processes run; ``--clock wall`` measures elapsed time. torch runs with
+``--threads`` threads (default 1, as in the book's ``codebase.setup()``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+
+import torch
+
+import codebase.optim
+
+IMPLEMENTATIONS = {
+    # name: (class factory, extra keyword arguments)
+    "codebase": lambda name: (getattr(codebase.optim, name), {}),
+    "torch for-loop": lambda name: (getattr(torch.optim, name), {"foreach": False}),
+    "torch foreach": lambda name: (getattr(torch.optim, name), {"foreach": True}),
+    "torch fused": lambda name: (getattr(torch.optim, name), {"fused": True}),
+}
+
+OPTIMIZERS = {
+    "SGD momentum": ("SGD", {"lr": 1e-2, "momentum": 0.9}),
+    "Adam": ("Adam", {"lr": 1e-3}),
+}
+
+
+def shapes(n: int, tensors: int) -> list[tuple[int, ...]]:
+    """Split ``n`` parameters into ``tensors`` shapes like an MLP's: weights (rows, cols) and biases (rows,).
+
+    Layer ``k`` has a weight of ``rows * cols`` and a bias of ``rows`` elements; the
+    last tensor absorbs the rounding, so the total is exactly ``n``.
+    """
+    layers = max(1, tensors // 2)
+    per_layer = n // layers
+    rows = max(1, int(round(per_layer ** 0.5)))
+    out: list[tuple[int, ...]] = []
+    for _ in range(layers):
+        cols = max(1, (per_layer - rows) // rows)
+        out += [(rows, cols), (rows,)]
+    out = out[:tensors] if tensors > 1 else [(n,)]
+    rest = n - sum(_numel(s) for s in out)
+    if rest > 0:
+        out[-1] = (_numel(out[-1]) + rest,)
+    elif rest < 0:  # tiny n: fall back to an even split
+        out = [(n // tensors + (i < n % tensors),) for i in range(tensors)]
+    return out
+
+
+def _numel(shape):
+    size = 1
+    for s in shape:
+        size *= s
+    return size
+
+
+def make_params(n: int, tensors: int, seed: int = 0) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    params = []
+    for shape in shapes(n, tensors):
+        p = torch.randn(shape, generator=generator).requires_grad_(True)
+        p.grad = torch.randn(shape, generator=generator) * 1e-2
+        params.append(p)
+    return params
+
+
+def clone_params(params):
+    out = []
+    for p in params:
+        q = p.detach().clone().requires_grad_(True)
+        q.grad = p.grad.clone()
+        out.append(q)
+    return out
+
+
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = CLOCKS["cpu"]
+
+
+def time_block(optimizer, steps: int) -> float:
+    start = CLOCK()
+    for _ in range(steps):
+        optimizer.step()
+    return (CLOCK() - start) / steps
+
+
+def bench(n: int, tensors: int, opt_name: str, repeats: int, target: float, impls, seed: int = 0,
+          stat=statistics.median):
+    """Return ``{implementation: seconds per step}`` (``stat`` over the repeats) for one size and one optimizer."""
+    cls_name, kwargs = OPTIMIZERS[opt_name]
+    base = make_params(n, tensors, seed)
+    optimizers = {}
+    for impl in impls:
+        cls, extra = IMPLEMENTATIONS[impl](cls_name)
+        try:
+            optimizers[impl] = cls(clone_params(base), **kwargs, **extra)
+            optimizers[impl].step()  # creates the state, warms up
+        except (RuntimeError, ValueError) as error:  # e.g. no fused kernel for this device/dtype
+            print(f"  skipped {impl}: {error}", file=sys.stderr)
+            optimizers.pop(impl, None)
+    # steps per timed block: enough for about `target` seconds with the slowest implementation
+    slowest = max(time_block(o, 1) for o in optimizers.values())
+    steps = max(1, min(10_000, int(target / max(slowest, 1e-7))))
+    for o in optimizers.values():
+        time_block(o, min(steps, 3))  # warm-up
+    timings = {impl: [] for impl in optimizers}
+    rng = random.Random(seed)
+    for _ in range(repeats):
+        order = list(optimizers)
+        rng.shuffle(order)
+        for impl in order:
+            timings[impl].append(time_block(optimizers[impl], steps))
+    return {impl: stat(t) for impl, t in timings.items()}, steps
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:8.2f} ms"
+    return f"{seconds:8.3f} s "
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1e3, 1e4, 1e5, 1e6, 1e7],
+                        help="total numbers of parameters (default: 1e3 1e4 1e5 1e6 1e7)")
+    parser.add_argument("--tensors", type=int, default=10, help="tensors the parameters are split into (default 10)")
+    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=list(OPTIMIZERS))
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved timed blocks per implementation (default 9)")
+    parser.add_argument("--target", type=float, default=0.05,
+                        help="seconds per timed block for the slowest implementation (default 0.05)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in the book)")
+    parser.add_argument("--stat", choices=["min", "median"], default="min",
+                        help="statistic over the repeats (default min: on a shared machine, the least disturbed block)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu",
+                        help="cpu: this process's CPU time (default; robust on a shared machine), wall: elapsed time")
+    args = parser.parse_args(argv)
+
+    global CLOCK
+    CLOCK = CLOCKS[args.clock]
+    torch.set_num_threads(args.threads)
+    impls = list(IMPLEMENTATIONS)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
+          f"load average {load:.2f} at start, {args.tensors} tensors, {args.stat} of {args.repeats} interleaved blocks, "
+          f"{args.clock} clock")
+    header = f"{'optimizer':<13} {'params':>9} {'implementation':<15} {'time/step':>11} {'params/s':>10} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    worst = {}
+    for opt_name in args.optimizers:
+        for size in args.sizes:
+            n = int(size)
+            stat = min if args.stat == "min" else statistics.median
+            result, _ = bench(n, args.tensors, opt_name, args.repeats, args.target, impls, stat=stat)
+            ref = result.get("torch for-loop")
+            for impl, seconds in result.items():
+                ratio = seconds / ref if ref else float("nan")
+                print(f"{opt_name:<13} {n:>9.0e} {impl:<15} {fmt_time(seconds):>11} {n / seconds:>10.3g} {ratio:>6.2f}")
+                if impl == "codebase":
+                    fused = result.get("torch fused")
+                    worst[(opt_name, n)] = (ratio, seconds / fused if fused else float("nan"))
+            print()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load:.2f} at end")
+    print("goals: codebase/for-loop <= 1 and codebase/fused <= 10 at every size")
+    ok = True
+    for (opt_name, n), (vs_loop, vs_fused) in worst.items():
+        mark = "ok" if vs_loop <= 1.0 and vs_fused <= 10.0 else "MISSED"
+        ok &= mark == "ok"
+        print(f"  {opt_name:<13} {n:>9.0e}: x{vs_loop:.2f} of for-loop, x{vs_fused:.2f} of fused  {mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
