@@ -5,8 +5,8 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW from scratch
 - ``codebase.schedules``: learning-rate schedules as functions of the step
 - ``codebase.init``: weight initializers (Xavier/Glorot, He/Kaiming, ...)
-- ``codebase.nn``: activations, Maxout and an MLP builder
-- ``codebase.regularization``: L1/L2 penalties and early stopping
+- ``codebase.nn``: activations, Maxout, dropout and an MLP builder
+- ``codebase.regularization``: L1/L2 penalties, proximal L1 and early stopping
 - ``codebase.data``: the digits data set, synthetic sets, batches
 - ``codebase.surfaces``: 2-D test functions and optimizer trajectories
 - ``codebase.train``: the training loop and the learning-rate range test
@@ -16,6 +16,10 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.sparse``: sparse-feature data sets (for AdaGrad)
 - ``codebase.theory``: convergence rates of gradient descent and momentum on quadratics
 - ``codebase.compare``: tuning, multi-seed runs and the cost of optimizers
+- ``codebase.search``: random search and the importance of hyperparameters
+- ``codebase.second_order``: Hessians, Hessian-vector products and Newton's method
+- ``codebase.checks``: checks that grade the coding exercises
+- ``codebase.course``: student edition, course packs and nbgrader assignments
 - ``codebase.env``: :func:`setup`, the first call of every notebook
 """
 from __future__ import annotations
@@ -24,8 +28,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data",
-               "surfaces", "train", "plot", "env", "clipping", "diagnostics", "sparse", "theory", "compare")
+_SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data", "surfaces", "train",
+               "plot", "env", "clipping", "diagnostics", "sparse", "theory", "compare", "search",
+               "second_order", "checks", "course")
 
 __all__ = ["setup", "__version__", *_SUBMODULES]
 

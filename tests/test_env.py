@@ -62,9 +62,11 @@ def test_mathjax_is_copied_into_the_built_site(tmp_path):
     loader = tmp_path / "_static" / "mathjax" / "tex-chtml.js"
     assert loader.is_file() and loader.stat().st_size > 100_000
     assert (tmp_path / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
-    config = SimpleNamespace(mathjax_path=None)
+    config = SimpleNamespace(mathjax_path=None, html_context={"kept": 1})
     sphinxext._configure(app, config)
     assert config.mathjax_path == "mathjax/tex-chtml.js"
+    # the theme's colour mode is set, so a reader's console shows no "invalid theme mode"
+    assert config.html_context == {"kept": 1, "default_mode": "auto"}
 
 
 def test_mathjax_is_not_copied_after_a_failed_build(tmp_path):

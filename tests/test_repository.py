@@ -27,6 +27,8 @@ def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_command():
     ci_lines = [ln for ln in (ROOT / ".ci/run").read_text().splitlines()
                 if ln and not ln.startswith("#") and not ln.startswith(("set ", "cd "))]
     assert test in ci_lines, ".ci/run must run the README's test command as written"
+    if " -n " in test:  # pytest-xdist: a notebook's cells must run in order, in one kernel
+        assert "--dist loadfile" in test, "with -n, keep each notebook on one worker: --dist loadfile"
 
 
 def test_every_requirement_is_pinned_exactly():
@@ -63,3 +65,17 @@ def test_import_codebase_is_light():
     code = "import sys, codebase; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"], "import codebase must not import torch or matplotlib"
+
+
+def test_every_notebook_installs_codebase_when_opened_alone():
+    """Colab opens one notebook without the repository: its first code cell installs codebase."""
+    import json
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        first = next(c for c in cells if c["cell_type"] == "code")
+        source = "".join(first["source"])
+        assert 'importlib.util.find_spec("codebase") is None' in source, f"{path.name}: no install cell first"
+        assert f"git+{url}" in source, f"{path.name}: the install cell must use the repository URL of _config.yml"
+        assert "remove-cell" in first.get("metadata", {}).get("tags", []), f"{path.name}: hide the install cell"

@@ -1,0 +1,52 @@
+"""The book's Sphinx extension: Markdown downloads of the notebooks, duplicate scripts."""
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from myst_nb.core.read import read_myst_markdown_notebook
+
+from codebase.sphinxext import _drop_duplicate_scripts, notebook_to_myst
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def _cells(notebook):
+    for cell in notebook["cells"]:
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        yield cell["cell_type"], source.strip("\n"), cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_version_of_every_chapter_reads_back_to_the_same_cells(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    back = read_myst_markdown_notebook(notebook_to_myst(notebook))
+    assert list(_cells(back)) == list(_cells(notebook))
+
+
+def test_code_with_backtick_fences_inside_gets_a_longer_fence():
+    notebook = {"cells": [{"cell_type": "code", "source": 's = """\n```\n"""', "metadata": {}},
+                          {"cell_type": "markdown", "source": "text", "metadata": {}},
+                          {"cell_type": "markdown", "source": "more", "metadata": {}}]}
+    text = notebook_to_myst(notebook)
+    assert "````{code-cell} ipython3" in text
+    assert list(_cells(read_myst_markdown_notebook(text))) == list(_cells(notebook))
+
+
+@pytest.mark.parametrize("bad", [None, [], {"metadata": {}}, "notebook.ipynb"])
+def test_notebook_to_myst_rejects_what_is_not_a_notebook(bad):
+    with pytest.raises(TypeError, match="notebook"):
+        notebook_to_myst(bad)
+
+
+def test_each_script_is_kept_once_in_its_first_position():
+    def script(filename, **attributes):
+        return SimpleNamespace(filename=filename, attributes=attributes)
+
+    config = script(None, body="const THEBE_JS_URL = 1")
+    scripts = [script("a.js"), config, script("b.js", **{"async": "async"}),
+               script("", body="const THEBE_JS_URL = 1"), script("a.js")]
+    context = {"script_files": scripts}
+    _drop_duplicate_scripts(None, "page", "page.html", context, None)
+    assert context["script_files"] == scripts[:3]
