@@ -484,7 +484,6 @@ def _run_rule(rule: _Rule, fn) -> str:
                 f"{len(rule.cases)} cases (every returned tensor within a relative tolerance of "
                 f"{rule.rtol:g}).")
     ci, t, name, (index, got_x, exp_x), args, case = first
-    everywhere = [m for m in rule.mistakes if all_match[m.key]]
     message = (f"{rule.func} does not match the reference yet.\n"
                f"First difference: {name}{_index_text(index)} at step t = {t} of case {ci} "
                f"({_hyper_text(case['hyper'])}, tensors of shape {tuple(case['shape'])}).\n"
@@ -493,13 +492,21 @@ def _run_rule(rule: _Rule, fn) -> str:
                f"  inputs at that element: {_inputs_text(args, index)}")
     if t > 1:
         message += f"\n(Steps 1 to {t - 1} of this case were right; each step starts from the reference's state.)"
-    if everywhere:
-        hint = "your results are exactly what you get if you " + everywhere[0].hint
-    elif first_step_matches:
-        hint = "at that step your output is what you get if you " + first_step_matches[0].hint
-    else:
-        hint = f"{name} must be {rule.formulas[name]}."
+    hint = _mistake_hint(rule.mistakes, all_match, first_step_matches,
+                         f"{name} must be {rule.formulas[name]}.")
     raise _Failure(message, hint)
+
+
+def _mistake_hint(mistakes, all_match, first_matches, fallback: str, *,
+                  results: str = "your results are", there: str = "at that step your output is") -> str:
+    """The hint of a failed check: the known mistake that the student's output matches
+    everywhere, else one it matches where it first differs, else ``fallback`` (the formula)."""
+    everywhere = [m for m in mistakes if all_match[m.key]]
+    if everywhere:
+        return f"{results} exactly what you get if you " + everywhere[0].hint
+    if first_matches:
+        return f"{there} what you get if you " + first_matches[0].hint
+    return fallback
 
 
 def _inputs_text(args: dict, index) -> str:
@@ -1088,17 +1095,12 @@ def _run_schedule(fn, check, func, params, signature, reference, mistakes, cases
     if first is None:
         return f"{func} is correct: it matches the reference at {total} steps in {len(cases)} settings."
     ci, k, got, expected, hyper = first
-    everywhere = [m for m in mistakes if all_match[m.key]]
     message = (f"{func} does not match the reference yet.\n"
                f"First difference at k = {k} (steps already taken) with {_hyper_text(hyper)}:\n"
                f"  expected {_fmt(expected)}\n"
                f"  got      {_fmt(got)}")
-    if everywhere:
-        hint = "your rates are exactly what you get if you " + everywhere[0].hint
-    elif first_matches:
-        hint = "at that k your rate is what you get if you " + first_matches[0].hint
-    else:
-        hint = formula
+    hint = _mistake_hint(mistakes, all_match, first_matches,
+                         formula, results="your rates are", there="at that k your rate is")
     raise _Failure(message, hint)
 
 
@@ -1530,13 +1532,8 @@ def _run_elementwise(check, func, signature, reference, mistakes, formula, fn, *
     at = f"element {_index_text(index)} (w = {_fmt(float(w[index]))})" if index else "the value"
     message = (f"{func} does not match the reference yet.\nFirst difference: {at} in case {ci} "
                f"(lam = {lam:g}, w of shape {tuple(w.shape)}):\n  expected {_fmt(exp_x)}\n  got      {_fmt(got_x)}")
-    everywhere = [m for m in mistakes if all_match[m.key]]
-    if everywhere:
-        hint = "your results are exactly what you get if you " + everywhere[0].hint
-    elif first_matches:
-        hint = "in that case your result is what you get if you " + first_matches[0].hint
-    else:
-        hint = formula
+    hint = _mistake_hint(mistakes, all_match, first_matches,
+                         formula, there="in that case your result is")
     raise _Failure(message, hint)
 
 
@@ -1798,14 +1795,10 @@ def _run_stopping_epochs(fn) -> str:
                f"For metrics = [{values}], patience = {patience}, min_delta = {min_delta:g}:\n"
                f"  expected (best epoch, stop epoch) = {expected}\n"
                f"  got                               = {got}")
-    everywhere = [m for m in _STOP_MISTAKES if all_match[m.key]]
-    if everywhere:
-        hint = "your results are exactly what you get if you " + everywhere[0].hint
-    elif first_matches:
-        hint = "on this curve your result is what you get if you " + first_matches[0].hint
-    else:
-        hint = ("an epoch improves when value < best - min_delta; count the epochs since the last "
-                "improvement and stop at the epoch where that count reaches patience.")
+    hint = _mistake_hint(_STOP_MISTAKES, all_match, first_matches,
+                         "an epoch improves when value < best - min_delta; count the epochs since the last "
+                         "improvement and stop at the epoch where that count reaches patience.",
+                         there="on this curve your result is")
     raise _Failure(message, hint)
 
 
@@ -2121,13 +2114,8 @@ def _run_foreach_adam(fn) -> str:
                f"First difference: {name}{_index_text(index)} at step t = {t} of case {ci} ({_hyper_text(hyper)}).\n"
                f"  expected {_fmt(exp_x)}\n  got      {_fmt(got_x)}\n"
                f"  inputs at that element: {_inputs_text(x, index)}")
-    everywhere = [m for m in _ADAM_MISTAKES if all_match[m.key]]
-    if everywhere:
-        hint = "your results are exactly what you get if you " + everywhere[0].hint
-    elif first_matches:
-        hint = "at that step your output is what you get if you " + first_matches[0].hint
-    else:
-        hint = "follow adam_update operation by operation: " + _ADAM.formulas["theta"] + "."
+    hint = _mistake_hint(_ADAM_MISTAKES, all_match, first_matches,
+                         "follow adam_update operation by operation: " + _ADAM.formulas["theta"] + ".")
     raise _Failure(message, hint)
 
 
@@ -2280,13 +2268,8 @@ def _run_clip(kind, fn) -> str:
     message = (f"{func} does not match the reference yet.\nFirst difference: element {_index_text(index)} "
                f"in case {ci} (c = {c:g}, g = {[round(float(x), 4) for x in g.flatten()]}, "
                f"||g|| = {_fmt(float(g.norm()))}):\n  expected {_fmt(exp_x)}\n  got      {_fmt(got_x)}")
-    everywhere = [m for m in mistakes if all_match[m.key]]
-    if everywhere:
-        hint = "your results are exactly what you get if you " + everywhere[0].hint
-    elif first_matches:
-        hint = "in that case your result is what you get if you " + first_matches[0].hint
-    else:
-        hint = f"the result is {formula}"
+    hint = _mistake_hint(mistakes, all_match, first_matches,
+                         f"the result is {formula}", there="in that case your result is")
     raise _Failure(message, hint)
 
 
