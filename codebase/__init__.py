@@ -20,7 +20,7 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.second_order``: Hessians, Hessian-vector products and Newton's method
 - ``codebase.checks``: checks that grade the coding exercises
 - ``codebase.course``: student edition, course packs and nbgrader assignments
-- ``codebase.env``: :func:`setup`, the first call of every notebook
+- ``codebase.env``: :func:`setup`, the first call of every notebook, and :func:`glue`
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data", "su
                "plot", "env", "clipping", "diagnostics", "sparse", "theory", "compare", "search",
                "second_order", "checks", "course")
 
-__all__ = ["setup", "__version__", *_SUBMODULES]
+__all__ = ["setup", "glue", "__version__", *_SUBMODULES]
 
 
 def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
@@ -40,6 +40,13 @@ def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
     from .env import setup as _setup
 
     _setup(seed, threads, plots=plots)
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """Store a value for the page's text, as ``myst_nb.glue`` does (see :func:`codebase.env.glue`)."""
+    from .env import glue as _glue
+
+    _glue(name, value, display)
 
 
 def __getattr__(name):

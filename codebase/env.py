@@ -6,7 +6,10 @@ import random
 
 from ._checks import check_int
 
-__all__ = ["setup"]
+__all__ = ["setup", "glue"]
+
+# The prefix myst-nb gives the MIME types of a value glued with ``display=False``.
+GLUE_PREFIX = "application/papermill.record/"
 
 
 def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
@@ -68,3 +71,29 @@ def _use_deterministic_algorithms(torch) -> None:
         inductor_config.deterministic = True
     else:
         os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+
+
+def glue(name: str, value, display: bool = True) -> None:
+    """Store ``value`` under ``name`` for the text of the page, like ``myst_nb.glue``.
+
+    The chapters quote numbers computed in their cells with ``{glue:text}`name```;
+    this call records the value's display forms in the cell's output, where myst-nb
+    finds them when the book is built. The output is exactly what ``myst_nb.glue``
+    writes (a test compares the two), but this function does not import
+    ``myst_nb.ext.glue``, whose import of ``nbformat`` (through ``jsonschema``'s URI
+    checker) costs about 1.7 s at the first call in every notebook.
+
+    With ``display=False`` the value is stored without being shown in the notebook.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if not isinstance(display, bool):
+        raise TypeError(f"display must be a bool, got {type(display).__name__}")
+    from IPython import display as ipython_display
+    from IPython.core.formatters import format_display_data
+
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipython_display.display({prefix + key: data for key, data in bundle.items()}, raw=True,
+                            metadata=metadata)

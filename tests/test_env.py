@@ -73,3 +73,28 @@ def test_mathjax_is_not_copied_after_a_failed_build(tmp_path):
     app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
     sphinxext._copy(app, RuntimeError("build failed"))
     assert not (tmp_path / "_static").exists()
+
+
+@pytest.mark.parametrize("value", [0.25, 3, "Adam", np.float64(1e-8), [1, 2]])
+@pytest.mark.parametrize("display", [True, False])
+def test_glue_writes_what_myst_nb_glue_writes(monkeypatch, value, display):
+    from IPython import display as ipython_display
+    from myst_nb.ext import glue as myst_glue
+
+    calls = []
+    monkeypatch.setattr(myst_glue, "ipy_display", lambda *a, **k: calls.append((a, k)))
+    myst_glue.glue("x", value, display)
+    monkeypatch.setattr(ipython_display, "display", lambda *a, **k: calls.append((a, k)))
+    codebase.glue("x", value, display)
+    assert len(calls) == 2 and calls[0] == calls[1]
+    bundle = calls[1][0][0]
+    prefix = "" if display else "application/papermill.record/"
+    assert bundle[prefix + "text/plain"] == repr(value)
+
+
+@pytest.mark.parametrize("args, error, word", [
+    (("", 1.0), TypeError, "name"), ((3, 1.0), TypeError, "name"),
+    (("x", 1.0, "no"), TypeError, "display")])
+def test_glue_rejects_bad_arguments(args, error, word):
+    with pytest.raises(error, match=word):
+        codebase.glue(*args)

@@ -28,3 +28,10 @@ def test_setup_sets_the_inductor_flag_when_its_config_is_already_imported():
             "codebase.setup(plots=False); print(c.deterministic, torch.are_deterministic_algorithms_enabled())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True"], out
+
+
+def test_glue_does_not_import_nbformat():
+    # myst_nb.glue imports nbformat, whose jsonschema URI checker costs ~1.7 s in every notebook.
+    code = "import sys, codebase; codebase.glue('x', 1.0, display=False); print('nbformat' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-1] == "False", out
