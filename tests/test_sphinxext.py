@@ -50,3 +50,30 @@ def test_each_script_is_kept_once_in_its_first_position():
     context = {"script_files": scripts}
     _drop_duplicate_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] == scripts[:3]
+
+
+def test_pybtex_plugins_are_looked_up_in_the_entry_points_once(monkeypatch):
+    import pybtex.plugin as plugin
+
+    from codebase import sphinxext
+
+    sphinxext._cache_pybtex_plugin_lookups()
+    sphinxext._cache_pybtex_plugin_lookups()  # a second setup() does not wrap it twice
+    assert plugin._load_entry_point.book_cached
+    calls = []
+    real = plugin.entry_points
+    monkeypatch.setattr(plugin, "entry_points", lambda **kw: calls.append(kw) or real(**kw))
+    first = plugin.find_plugin("pybtex.backends", "plaintext")
+    assert plugin.find_plugin("pybtex.backends", "plaintext") is first
+    assert plugin.find_plugin("pybtex.backends", "latex") is not first
+    looked_up = len(calls)
+    plugin.find_plugin("pybtex.backends", "latex")
+    assert len(calls) == looked_up  # the second lookup of each name is served from the cache
+
+    class Runtime(plugin.Plugin):
+        pass
+
+    monkeypatch.setitem(plugin._RUNTIME_PLUGINS, "pybtex.backends", {"mine": Runtime})
+    assert plugin.find_plugin("pybtex.backends", "mine") is Runtime
+    monkeypatch.setitem(plugin._RUNTIME_PLUGINS, "pybtex.backends", {"mine": first})
+    assert plugin.find_plugin("pybtex.backends", "mine") is first  # runtime plugins are never cached
