@@ -12,7 +12,10 @@ interpreter that runs the script (``.venv/bin/`` is replaced by its directory):
 
 - the build runs into a fresh temporary directory (``--path-output``), so it is a
   clean build: no doctrees, no execution cache; the time of each notebook's
-  execution is read from myst-nb's "Executed notebook in ... seconds" lines;
+  execution is read from the "Executed notebook in ... seconds" lines of the log
+  (written by ``codebase.execution``, which runs the notebooks in parallel, or by
+  myst-nb for a notebook it executes itself). With two workers on two cores, a
+  notebook's time in the build is close to its time alone;
 - the tests run with ``--junitxml``, which gives the time of every test; the time
   of a notebook under nbval is the sum over its cells (kernel start included).
 
@@ -70,7 +73,7 @@ DOCNAME = re.compile(r"(\S+?\.ipynb)(?::\d+)?: ")
 
 
 def build_times(log: Path) -> dict[str, float]:
-    """Per notebook (``chapters/x``), the execution seconds reported by myst-nb in the build log."""
+    """Per notebook (``chapters/x``), the execution seconds reported in the build log."""
     times, current = {}, None
     for line in log.read_text(errors="replace").splitlines():
         reading = READING.search(line)

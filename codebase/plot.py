@@ -251,12 +251,14 @@ class Slider:
     """
 
     def __init__(self, frames: list[str], axes: dict[str, list], labels: dict[str, list[str]],
-                 start: tuple[int, ...], title: str):
+                 start: tuple[int, ...], title: str, names: dict[str, str] | None = None):
         self.frames = frames
         self.axes = axes
         self.labels = labels
         self.start = start
         self.title = title
+        #: What each slider is called on the page (by default its keyword name).
+        self.names = {name: (names or {}).get(name, name) for name in axes}
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -277,10 +279,11 @@ class Slider:
         first = _frame_index(self.start, sizes)
         controls = []
         for k, name in enumerate(self.axes):
+            shown = html.escape(self.names[name])
             controls.append(
-                f'<label style="display:block;margin:0.2em 0">{html.escape(name)} '
+                f'<label style="display:block;margin:0.2em 0">{shown} '
                 f'<input type="range" min="0" max="{sizes[k] - 1}" step="1" value="{self.start[k]}" '
-                f'data-axis="{k}" aria-label="{html.escape(name)}" style="vertical-align:middle;width:14em"> '
+                f'data-axis="{k}" aria-label="{shown}" style="vertical-align:middle;width:14em"> '
                 f'<output>{html.escape(self.labels[name][self.start[k]])}</output></label>')
         labels = json.dumps([self.labels[name] for name in self.axes])
         frames = json.dumps(self.frames)
@@ -317,14 +320,16 @@ def _frame_index(position, sizes):
 
 def slider(draw: Callable, axes: Mapping[str, Sequence], *, start: Mapping[str, int] | None = None,
            fmt: str = "{:g}", title: str = "interactive figure", dpi: int = 72,
-           colors: int = 64) -> Slider:
+           colors: int = 64, names: Mapping[str, str] | None = None) -> Slider:
     """Precompute a figure for every combination of settings, for a page with no kernel.
 
     ``draw(**setting)`` is called once for each combination of the values in ``axes``
     (a mapping from keyword name to its values, one slider each; the first name varies
     slowest) and must return a matplotlib ``Figure``, which is rendered to PNG and
     closed. ``start`` gives the index each slider starts at (default: the first
-    value); ``fmt`` formats the values shown beside the sliders. Every frame is
+    value); ``fmt`` formats the values shown beside the sliders, and ``names`` gives
+    the text shown for a slider instead of its keyword name (``{"alpha_L": "step size
+    αL"}``). Every frame is
     stored in the page, so frames are reduced to a palette of ``colors`` colors (line
     plots lose nothing visible and shrink about threefold); keep their number modest.
     """
@@ -348,6 +353,13 @@ def slider(draw: Callable, axes: Mapping[str, Sequence], *, start: Mapping[str, 
         if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence) or len(vals) == 0:
             raise ValueError(f"axes[{name!r}] must be a non-empty sequence of values")
         values[name] = list(vals)
+    if names is not None and not isinstance(names, Mapping):
+        raise TypeError(f"names must be a dict of slider name -> text, got {type(names).__name__}")
+    names = dict(names or {})
+    if set(names) - set(values):
+        raise ValueError(f"names refers to sliders that are not in axes: {sorted(set(names) - set(values))}")
+    if not all(isinstance(text, str) and text for text in names.values()):
+        raise TypeError("names must map each slider to a non-empty str")
     start = dict(start or {})
     unknown = set(start) - set(values)
     if unknown:
@@ -375,4 +387,4 @@ def slider(draw: Callable, axes: Mapping[str, Sequence], *, start: Mapping[str, 
         image.save(small, format="PNG", optimize=True)
         frames.append(base64.b64encode(small.getvalue()).decode("ascii"))
     labels = {name: [fmt.format(v) for v in vals] for name, vals in values.items()}
-    return Slider(frames, values, labels, position, title)
+    return Slider(frames, values, labels, position, title, names)

@@ -41,6 +41,13 @@ def test_html_has_one_range_input_per_slider_and_starts_where_asked():
     assert "6 frames" in repr(s) and "a: 1.0, 2.0, 3.0" in repr(s)
 
 
+def test_sliders_show_their_names_or_their_keywords():
+    s = slider(_draw, {"a": [1, 2], "b": [0.0]}, names={"a": "height <a>"}, title="lines")
+    page = s._repr_html_()
+    labels = re.findall(r'<label style="[^"]*">([^<]*) <input[^>]*aria-label="([^"]*)"', page)
+    assert labels == [("height &lt;a&gt;", "height &lt;a&gt;"), ("b", "b")]  # escaped; b keeps its keyword
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(draw=None, axes={"a": [1]}), TypeError, "draw"),
     (dict(draw=_draw, axes={}), ValueError, "axes"),
@@ -51,6 +58,9 @@ def test_html_has_one_range_input_per_slider_and_starts_where_asked():
     (dict(draw=_draw, axes={"a": [1, 2]}, start={"c": 0}), ValueError, "start"),
     (dict(draw=lambda a: a, axes={"a": [1]}), TypeError, "Figure"),
     (dict(draw=_draw, axes={"a": list(range(30)), "b": list(range(30))}), ValueError, "frames"),
+    (dict(draw=_draw, axes={"a": [1]}, names=["a"]), TypeError, "names"),
+    (dict(draw=_draw, axes={"a": [1]}, names={"c": "see"}), ValueError, "names"),
+    (dict(draw=_draw, axes={"a": [1]}, names={"a": ""}), TypeError, "names"),
 ])
 def test_bad_input_is_named(kwargs, error, match):
     with pytest.raises(error, match=match):
