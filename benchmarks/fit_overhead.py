@@ -7,16 +7,21 @@ Usage (from the repository root)::
 
 The network is the one the chapters train on the digits (``codebase.nn.mlp(64, 10,
 depth=1, width=32)``, ReLU) with ``codebase.optim.SGD(lr=0.1, momentum=0.9)``, mini-batches
-of 32 shuffled by a seeded ``torch.Generator``. Three loops are timed, interleaved
-(each repeat runs all three in a shuffled order, so a change in the machine's
+of 32 shuffled by a seeded ``torch.Generator``. Four loops are timed, interleaved
+(each repeat runs all four in a shuffled order, so a change in the machine's
 load affects them alike; the table shows the median):
 
 - ``bare``: for each mini-batch, zero the gradients, forward, cross-entropy,
   backward, step; nothing else;
 - ``bare + epoch eval``: the same, plus the training and validation loss and
   accuracy after each epoch, which is what ``fit`` records per epoch;
+- ``+ step records``: the same again, plus what ``fit`` records at every step: the
+  loss (``loss.item()``) and the gradient norm (``codebase.train.grad_norm``);
 - ``fit``: ``codebase.train.fit(model, optimizer, train, val=val, epochs=...)``, which
-  also records every step's loss and gradient norm and checks them for NaN.
+  records all of that and checks the loss and the norm for NaN.
+
+``fit`` over ``+ step records`` is the cost of the loop itself (its checks, its
+bookkeeping); over ``bare`` it includes what ``fit`` measures for the reader.
 
 Times are CPU seconds of this process by default (``--clock cpu``; with one
 thread, the time on an idle core), or elapsed time with ``--clock wall``.
@@ -38,7 +43,7 @@ import codebase
 from codebase.data import batches, load_digits
 from codebase.nn import mlp
 from codebase.optim import SGD
-from codebase.train import evaluate, fit
+from codebase.train import evaluate, fit, grad_norm
 
 
 def make(seed: int = 0):
@@ -46,17 +51,21 @@ def make(seed: int = 0):
     return model, SGD(model.parameters(), lr=0.1, momentum=0.9)
 
 
-def bare(split, epochs, batch_size, *, with_eval):
+def bare(split, epochs, batch_size, *, with_eval, with_records=False):
     model, optimizer = make()
     X, y = split.train
     generator = torch.Generator().manual_seed(0)
     loss_fn = torch.nn.functional.cross_entropy
+    losses, norms = [], []
     for _ in range(epochs):
         model.train()
         for Xb, yb in batches(X, y, batch_size, generator=generator):
             optimizer.zero_grad()
             loss = loss_fn(model(Xb), yb)
             loss.backward()
+            if with_records:  # what fit records at every step
+                losses.append(loss.item())
+                norms.append(grad_norm(model))
             optimizer.step()
         if with_eval:
             evaluate(model, X, y)
@@ -84,9 +93,11 @@ def main(argv=None) -> int:
     runs = {
         "bare": lambda: bare(split, args.epochs, args.batch_size, with_eval=False),
         "bare + epoch eval": lambda: bare(split, args.epochs, args.batch_size, with_eval=True),
+        "+ step records": lambda: bare(split, args.epochs, args.batch_size, with_eval=True,
+                                       with_records=True),
         "fit": lambda: with_fit(split, args.epochs, args.batch_size),
     }
-    # the three loops train the same weights: fit adds bookkeeping, not different arithmetic
+    # the loops train the same weights: fit adds bookkeeping, not different arithmetic
     finals = {name: torch.cat([p.detach().flatten() for p in run().parameters()]) for name, run in runs.items()}
     same = all(torch.equal(finals["bare"], w) for w in finals.values())
     timings = {name: [] for name in runs}

@@ -4,6 +4,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from codebase import data, train
@@ -358,3 +360,15 @@ def test_lr_range_test_runs_all_steps_when_the_loss_stays_low():
 def test_lr_range_test_validation(kwargs, error):
     with pytest.raises(error):
         train.lr_range_test(model(), lambda p: torch.optim.SGD(p, lr=0.1), blobs(), **kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 200), cols=st.integers(1, 70), scale=st.floats(-8, 8), seed=st.integers(0, 2**16))
+def test_grad_norm_is_the_float64_norm_of_the_per_tensor_norms_exactly(rows, cols, scale, seed):
+    # The recorded gradient norms print in the chapters: the fast path must give the same bits.
+    gen = torch.Generator().manual_seed(seed)
+    params = [nn.Parameter(torch.zeros(shape)) for shape in [(rows, cols), (cols,), (3, rows)]]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=gen) * 10.0 ** scale
+    reference = torch.stack([p.grad.double().norm() for p in params]).norm().item()
+    assert train.grad_norm(params) == reference
