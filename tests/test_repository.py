@@ -79,3 +79,58 @@ def test_every_notebook_installs_codebase_when_opened_alone():
         assert 'importlib.util.find_spec("codebase") is None' in source, f"{path.name}: no install cell first"
         assert f"git+{url}" in source, f"{path.name}: the install cell must use the repository URL of _config.yml"
         assert "remove-cell" in first.get("metadata", {}).get("tags", []), f"{path.name}: hide the install cell"
+
+
+def _imported_modules(sources):
+    """Top-level names of the modules imported (absolutely) anywhere in these Python sources."""
+    import ast
+
+    names = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # a cell with IPython magics
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+# What a notebook opened alone (Colab, Binder, a fresh Jupyter) has once its install cell ran:
+# the standard library, Jupyter's IPython, and codebase with the dependencies of pyproject.toml
+# (matplotlib brings Pillow; matplotlib_inline comes with ipykernel).
+_PACKAGE_MODULES = {"torch": "torch", "numpy": "numpy", "sklearn": "scikit-learn", "matplotlib": "matplotlib"}
+_WITH_JUPYTER = {"IPython", "PIL", "matplotlib_inline"}
+# Build and course tools: they run in the book's own environment (requirements.txt), not in a chapter.
+_TOOL_MODULES = {"course.py", "sphinxext.py", "execution.py"}
+
+
+def test_chapters_import_only_what_codebase_installs():
+    """The Colab install cell installs codebase and its dependencies: nothing else may be imported."""
+    import json
+    import sys
+
+    declared = _declared_dependencies()
+    assert set(_PACKAGE_MODULES.values()) == declared, "update _PACKAGE_MODULES with pyproject.toml"
+    allowed = set(sys.stdlib_module_names) | {"codebase"} | set(_PACKAGE_MODULES) | _WITH_JUPYTER
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        used = _imported_modules("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert used <= allowed, f"{path.name} imports {sorted(used - allowed)}, which Colab would lack"
+    for path in sorted((ROOT / "codebase").rglob("*.py")):
+        if path.name in _TOOL_MODULES:
+            continue
+        used = _imported_modules([path.read_text(encoding="utf-8")])
+        assert used <= allowed, f"{path.relative_to(ROOT)} imports {sorted(used - allowed)}"
+
+
+def _declared_dependencies():
+    """The distribution names in pyproject.toml's [project] dependencies."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
