@@ -63,8 +63,10 @@ def usable_cpus() -> int:
 def configure(app, config) -> None:
     """``config-inited``: put myst-nb's execution cache in a folder keyed by :func:`source_key`."""
     workers = config.book_execution_workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise TypeError(f"book_execution_workers must be an int >= 0 (0: one per CPU), got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"book_execution_workers must be an int (0: one per CPU), got {workers!r}")
+    if workers < 0:
+        raise ValueError(f"book_execution_workers must be >= 0 (0: one per CPU), got {workers}")
     if getattr(config, "nb_execution_mode", None) != "cache":
         return
     base = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
@@ -113,8 +115,11 @@ class _Runs:
         from jupyter_cache.base import CacheBundleIn
 
         path, future = self.pending.pop(docname)
-        text, seconds, error = future.result()
         name = os.path.relpath(path, self.app.srcdir)
+        try:
+            text, seconds, error = future.result()
+        except Exception as exc:  # the worker itself died (out of memory, killed): not the notebook's fault
+            text, seconds, error = None, 0.0, f"worker failed: {type(exc).__name__}: {exc}"
         if error is not None:
             # Not cached: myst-nb executes it again when it reads the page and reports the error.
             self.logger.info(f"{name}: execution failed ({error}); myst-nb will run it again")

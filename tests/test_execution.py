@@ -54,11 +54,29 @@ def test_other_execution_modes_are_left_alone(tmp_path):
     assert config.nb_execution_cache_path == ""
 
 
-@pytest.mark.parametrize("workers", [-1, 1.5, "2", True])
-def test_bad_worker_counts_are_rejected(tmp_path, workers):
+@pytest.mark.parametrize("workers, error", [(-1, ValueError), (1.5, TypeError), ("2", TypeError),
+                                            (True, TypeError)])
+def test_bad_worker_counts_are_rejected(tmp_path, workers, error):
     app, config = _config(tmp_path, book_execution_workers=workers)
-    with pytest.raises(TypeError, match="book_execution_workers"):
+    with pytest.raises(error, match="book_execution_workers"):
         execution.configure(app, config)
+
+
+def test_a_dead_worker_leaves_the_notebook_to_myst_nb(tmp_path):
+    from concurrent.futures import Future
+
+    logged = []
+    runs = execution._Runs.__new__(execution._Runs)
+    runs.app = SimpleNamespace(srcdir=str(tmp_path))
+    runs.logger = SimpleNamespace(info=logged.append)
+    runs.cache = None  # never touched: nothing is cached for a failed run
+    future = Future()
+    future.set_exception(RuntimeError("killed"))
+    runs.pending = {"page": (tmp_path / "page.ipynb", future)}
+    runs.collect("page")
+    assert runs.pending == {}
+    assert logged == ["page.ipynb: execution failed (worker failed: RuntimeError: killed); "
+                      "myst-nb will run it again"]
 
 
 def test_a_build_runs_the_notebooks_at_once_and_myst_nb_uses_the_cache(tmp_path):
