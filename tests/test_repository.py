@@ -134,3 +134,23 @@ def _declared_dependencies():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
+
+
+def test_binder_builds_the_environment_the_outputs_were_made_in():
+    """Binder (repo2docker) reads .binder/: the Python of the book and the exact pins, with torch's CPU build."""
+    import os
+    import subprocess
+    import sys
+
+    runtime = (ROOT / ".binder" / "runtime.txt").read_text(encoding="utf-8").strip()
+    assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}", \
+        f"{runtime}: Binder would run another Python than the one the stored outputs come from"
+    post_build = ROOT / ".binder" / "postBuild"
+    assert os.access(post_build, os.X_OK), "repo2docker runs postBuild only when it is executable"
+    subprocess.run(["bash", "-n", str(post_build)], check=True)  # it parses
+    commands = [line for line in post_build.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    install = next(line for line in commands if "pip install" in line)
+    assert "-r requirements.txt" in install and "download.pytorch.org/whl/cpu" in install
+    # requirements.txt installs codebase itself, so a Binder kernel can import it
+    assert (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()[-1].strip() == "-e ."
