@@ -70,8 +70,6 @@ def configure(app, config) -> None:
     if getattr(config, "nb_execution_mode", None) != "cache":
         return
     base = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
-    if base.name.startswith(_PREFIX):  # already keyed (a second config-inited)
-        return
     target = base / f"{_PREFIX}{source_key(app.srcdir)}"
     if base.is_dir():  # caches made for an older codebase can never match again
         for old in base.glob(f"{_PREFIX}*"):
