@@ -280,10 +280,12 @@ class Slider:
         controls = []
         for k, name in enumerate(self.axes):
             shown = html.escape(self.names[name])
+            # each label's name, range and value fill one row of the controls' grid, so the
+            # ranges of a figure line up however long the names are
             controls.append(
-                f'<label style="display:block;margin:0.2em 0">{shown} '
+                f'<label style="display:contents"><span>{shown}</span>'
                 f'<input type="range" min="0" max="{sizes[k] - 1}" step="1" value="{self.start[k]}" '
-                f'data-axis="{k}" aria-label="{shown}" style="vertical-align:middle;width:14em"> '
+                f'data-axis="{k}" aria-label="{shown}" style="width:100%;margin:0"> '
                 f'<output>{html.escape(self.labels[name][self.start[k]])}</output></label>')
         labels = json.dumps([self.labels[name] for name in self.axes])
         frames = json.dumps(self.frames)
@@ -291,7 +293,9 @@ class Slider:
             f'<div class="cb-slider" id="{root}">'
             f'<img alt="{html.escape(self.title)}" src="data:image/png;base64,{self.frames[first]}" '
             f'style="max-width:100%">'
-            f'<div class="cb-slider-controls">{"".join(controls)}</div>'
+            f'<div class="cb-slider-controls" style="display:grid;justify-content:start;align-items:center;'
+            f'grid-template-columns:auto minmax(6em,14em) auto;gap:0.3em 0.6em;margin-top:0.3em">'
+            f'{"".join(controls)}</div>'
             f'<script>(function () {{\n'
             f'  const root = document.getElementById("{root}");\n'
             f'  const frames = {frames};\n'

@@ -287,6 +287,8 @@ def test_sliders_change_the_figure_without_a_kernel(reader, page):
         slider = sliders.nth(i)
         image = slider.locator("img")
         inputs = slider.locator("input[type=range]")
+        lefts = {round(inputs.nth(k).bounding_box()["x"]) for k in range(inputs.count())}
+        assert len(lefts) == 1, f"{page}: the sliders of figure {i + 1} do not line up (x = {sorted(lefts)})"
         for k in range(inputs.count()):
             control = inputs.nth(k)
             before_src = image.get_attribute("src")

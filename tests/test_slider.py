@@ -44,7 +44,7 @@ def test_html_has_one_range_input_per_slider_and_starts_where_asked():
 def test_sliders_show_their_names_or_their_keywords():
     s = slider(_draw, {"a": [1, 2], "b": [0.0]}, names={"a": "height <a>"}, title="lines")
     page = s._repr_html_()
-    labels = re.findall(r'<label style="[^"]*">([^<]*) <input[^>]*aria-label="([^"]*)"', page)
+    labels = re.findall(r'<label style="[^"]*"><span>([^<]*)</span><input[^>]*aria-label="([^"]*)"', page)
     assert labels == [("height &lt;a&gt;", "height &lt;a&gt;"), ("b", "b")]  # escaped; b keeps its keyword
 
 
