@@ -98,14 +98,21 @@ def grad_norm(model_or_params) -> float:
     """Return the global L2 norm of the gradients, ``sqrt(sum of squares over all parameters)``.
 
     Takes a module or an iterable of parameters; parameters without a gradient are skipped
-    (the norm of no gradients is 0).
+    (the norm of no gradients is 0). Sparse gradients (``nn.Embedding(sparse=True)``, with
+    a torch optimizer that accepts them) count like their dense form.
     """
     params = model_or_params.parameters() if isinstance(model_or_params, nn.Module) else model_or_params
     # torch.linalg.vector_norm is what Tensor.norm() calls, without its Python argument handling;
     # dtype=float64 casts inside the kernel, with the same result as .double() and no copy.
     vector_norm, double = torch.linalg.vector_norm, torch.float64
-    norms = [vector_norm(p.grad.detach(), dtype=double) for p in params if p.grad is not None]
+    norms = [vector_norm(_dense_values(p.grad.detach()), dtype=double) for p in params if p.grad is not None]
     return vector_norm(torch.stack(norms)).item() if norms else 0.0
+
+
+def _dense_values(grad: torch.Tensor) -> torch.Tensor:
+    # vector_norm has no sparse kernel. A sparse gradient may list an index more than once
+    # (one entry per lookup); coalescing sums those entries, leaving the nonzero values.
+    return grad.coalesce().values() if grad.is_sparse else grad
 
 
 def layer_grad_norms(model: nn.Module) -> dict[str, float]:

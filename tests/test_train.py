@@ -321,6 +321,30 @@ def test_grad_norm_and_layer_grad_norms():
     assert train.grad_norm(net.parameters()) == pytest.approx(train.grad_norm(net))
 
 
+def test_fit_records_the_norm_of_sparse_gradients_like_dense_ones():
+    # An embedding with sparse=True gets a sparse gradient that repeats the index of a row
+    # looked up twice in a batch; torch's SGD accepts it, and fit must measure its norm.
+    class Bag(nn.Module):
+        def __init__(self, sparse):
+            super().__init__()
+            torch.manual_seed(0)
+            self.embedding = nn.Embedding(6, 3, sparse=sparse)
+            self.out = nn.Linear(3, 2)
+
+        def forward(self, tokens):
+            return self.out(self.embedding(tokens).sum(dim=1))
+
+    tokens = torch.tensor([[0, 1, 1], [2, 2, 2], [3, 4, 0], [5, 5, 1]])
+    labels = torch.tensor([0, 1, 0, 1])
+    sparse, dense = Bag(sparse=True), Bag(sparse=False)
+    sparse(tokens)[:1].sum().backward()
+    assert sparse.embedding.weight.grad.is_sparse
+    runs = [train.fit(net, torch.optim.SGD(net.parameters(), lr=0.1), (tokens, labels), epochs=2,
+                      batch_size=2) for net in (sparse, dense)]
+    assert runs[0].step_grad_norm == pytest.approx(runs[1].step_grad_norm, rel=1e-6)
+    assert runs[0].train_loss == pytest.approx(runs[1].train_loss, rel=1e-6)
+
+
 def test_lr_range_test_increases_lr_and_restores_the_weights():
     X, y, _, _ = data.make_regression(n=256, d=3, seed=0)
     torch.manual_seed(0)
