@@ -1,0 +1,60 @@
+"""The scripts in benchmarks/ still run (their numbers are reported in notes and benchmarks/README.md).
+
+They are benchmarks, not timed tests: here each runs on a tiny problem, and only what
+it prints and parses is checked, never how fast anything was.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("stat", ["min", "median"])
+def test_fit_overhead_prints_one_row_per_loop_and_the_same_weights(capsys, stat):
+    assert _script("fit_overhead").main(["--epochs", "1", "--repeats", "2", "--stat", stat]) == 0
+    out = capsys.readouterr().out
+    assert f"{stat} of 2 interleaved runs" in out and "same final weights: True" in out
+    rows = re.findall(r"^(bare|bare \+ epoch eval|\+ step records|fit) +[\d.]+s +[\d.]+us *(\S*)", out, re.M)
+    assert [name for name, _ in rows] == ["bare", "bare + epoch eval", "+ step records", "fit"]
+    assert all(over.startswith(("+", "-")) for _, over in rows[:3]) and rows[3][1] == ""
+
+
+def test_optim_step_prints_every_implementation_with_its_ratio(capsys):
+    script = _script("optim_step")
+    assert script.main(["--sizes", "1e3", "--optimizers", "SGD momentum", "--repeats", "1",
+                        "--target", "0.001"]) == 0
+    out = capsys.readouterr().out
+    for impl in script.IMPLEMENTATIONS:
+        assert re.search(rf"\b{re.escape(impl)}\b", out), f"no row for {impl}:\n{out}"
+    assert re.search(r"\d+\.\d+\s*$", out.splitlines()[3]), "a row ends with its ratio"
+
+
+def test_book_times_reads_the_readme_commands_and_the_logs(tmp_path):
+    script = _script("book_times")
+    build, tests = script.readme_commands()
+    assert build[0].endswith("jupyter-book") and "build" in build
+    assert "pytest" in tests and "--nbval" in tests
+    log = tmp_path / "build.log"
+    log.write_text("reading sources... [ 50%] chapters/adam\n"
+                   "chapters/adam.ipynb: Executed notebook in 12.5 seconds\n"
+                   "/x/chapters/momentum.ipynb: Executed notebook in 3.25 seconds\n")
+    assert script.build_times(log) == {"chapters/adam": 12.5, "chapters/momentum": 3.25}
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite>'
+                     '<testcase classname="chapters.adam.ipynb" file="chapters/adam.ipynb" time="2.0"/>'
+                     '<testcase classname="chapters.adam.ipynb" file="chapters/adam.ipynb" time="1.5"/>'
+                     '<testcase classname="tests.test_train" file="tests/test_train.py" time="0.25"/>'
+                     '</testsuite></testsuites>')
+    assert script.test_times(junit) == ({"chapters/adam": 3.5}, 0.25)
