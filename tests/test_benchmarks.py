@@ -46,6 +46,10 @@ def test_book_times_reads_the_readme_commands_and_the_logs(tmp_path):
     build, tests = script.readme_commands()
     assert build[0].endswith("jupyter-book") and "build" in build
     assert "pytest" in tests and "--nbval" in tests
+    nbval = script.nbval_command(tests)  # strict nbval alone: the same command without tests/
+    assert "tests" not in nbval and nbval == [arg for arg in tests if arg != "tests"] and "chapters" in nbval
+    with pytest.raises(SystemExit, match="tests/ and chapters/"):
+        script.nbval_command(["pytest", "chapters"])
     log = tmp_path / "build.log"
     log.write_text("reading sources... [ 50%] chapters/adam\n"
                    "chapters/adam.ipynb: Executed notebook in 12.5 seconds\n"
