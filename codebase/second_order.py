@@ -193,7 +193,7 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
     repeated in the trajectory) and ``lambda`` is multiplied by 10. Every entry of the
     trajectory then costs one Hessian, and the loss never increases.
     """
-    from .surfaces import Surface, Trajectory
+    from .surfaces import Surface, Trajectory, _record_step, _start_point
 
     if not isinstance(surface, Surface):
         raise TypeError(f"surface must be a Surface, got {type(surface).__name__}")
@@ -207,10 +207,7 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
         raise ValueError("damping must be > 0 with adaptive=True (it is the initial lambda)")
     lr = check_real("lr", lr, low=0.0, low_open=True)
     diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True)
-    start = surface.start if start is None else start
-    point = torch.as_tensor(np.asarray(start, dtype=np.float64))
-    if point.shape != (2,) or not torch.isfinite(point).all():
-        raise ValueError(f"start must be 2 finite numbers (x, y), got {point.tolist()}")
+    point = _start_point(surface, start)
 
     points, losses, diverged = [point.clone()], [surface.value_fn(point).item()], False
     for _ in range(steps):
@@ -227,13 +224,7 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
             point, damping = (trial, damping / 3) if improved else (point, damping * 2)
         else:
             point = trial
-        loss = surface.value_fn(point).item()
-        if not (torch.isfinite(point).all() and math.isfinite(loss)):
-            diverged = True
-            break
-        points.append(point.clone())
-        losses.append(loss)
-        if point.norm().item() > diverge_above:
+        if not _record_step(surface, point, points, losses, diverge_above):
             diverged = True
             break
     return Trajectory(torch.stack(points).numpy(), np.array(losses), diverged)

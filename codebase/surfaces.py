@@ -322,12 +322,7 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
     steps = check_int("steps", steps, low=0)
     check_choice("grad", grad, ("analytic", "autograd"))
     diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True)
-    start = surface.start if start is None else start
-    start = torch.as_tensor(np.asarray(start, dtype=np.float64))
-    if start.shape != (2,) or not torch.isfinite(start).all():
-        raise ValueError(f"start must be 2 finite numbers (x, y), got {start.tolist()}")
-
-    point = torch.nn.Parameter(start.clone())
+    point = torch.nn.Parameter(_start_point(surface, start))
     optimizer = make_optimizer([point])
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"make_optimizer must return an optimizer with a step() method, got {type(optimizer).__name__}")
@@ -342,14 +337,33 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
             point.grad = None
             surface.value_fn(point).backward()
         optimizer.step()
-        current = point.detach().clone()
-        loss = surface.value_fn(current).item()
-        if not (torch.isfinite(current).all() and math.isfinite(loss)):
-            diverged = True
-            break
-        points.append(current)
-        losses.append(loss)
-        if current.norm().item() > diverge_above:
+        if not _record_step(surface, point.detach(), points, losses, diverge_above):
             diverged = True
             break
     return Trajectory(torch.stack(points).numpy(), np.array(losses), diverged)
+
+
+def _start_point(surface: Surface, start=None) -> torch.Tensor:
+    """The float64 tensor ``(x, y)`` a run on ``surface`` starts from: ``start``, or ``surface.start``."""
+    start = surface.start if start is None else start
+    point = torch.as_tensor(np.asarray(start, dtype=np.float64))
+    if point.shape != (2,) or not torch.isfinite(point).all():
+        raise ValueError(f"start must be 2 finite numbers (x, y), got {point.tolist()}")
+    return point.clone()
+
+
+def _record_step(surface: Surface, point: torch.Tensor, points: list, losses: list,
+                diverge_above: float) -> bool:
+    """Append a copy of ``point`` and its loss to ``points`` and ``losses``, for a run that
+    goes on; return ``False`` when the run diverged and must stop there.
+
+    A non-finite point or loss is not appended (a trajectory keeps only finite points); a
+    finite point farther than ``diverge_above`` from the origin is appended, then ends the run.
+    """
+    current = point.clone()
+    loss = surface.value_fn(current).item()
+    if not (torch.isfinite(current).all() and math.isfinite(loss)):
+        return False
+    points.append(current)
+    losses.append(loss)
+    return current.norm().item() <= diverge_above
