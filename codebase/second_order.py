@@ -189,8 +189,8 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
 
     With ``adaptive=True`` the damping ``lambda`` (starting at ``damping > 0``) is
     adjusted as in Levenberg-Marquardt: a step that lowers ``f`` is taken and
-    ``lambda`` is divided by 10; a step that does not is rejected (the point is
-    repeated in the trajectory) and ``lambda`` is multiplied by 10. Every entry of the
+    ``lambda`` is divided by 3; a step that does not is rejected (the point is
+    repeated in the trajectory) and ``lambda`` is multiplied by 2. Every entry of the
     trajectory then costs one Hessian, and the loss never increases.
     """
     from .surfaces import Surface, Trajectory, _record_step, _start_point
