@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["check_real", "check_int", "check_choice", "check_callable"]
+__all__ = ["check_real", "check_int", "check_choice", "check_callable", "check_generator"]
 
 
 def _describe_range(low, high, low_open, high_open):
@@ -60,4 +60,13 @@ def check_callable(name, value):
     """Return ``value`` after checking that it can be called."""
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_generator(name, value):
+    """Return ``value`` after checking that it is a ``torch.Generator`` or ``None``."""
+    import torch
+
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
     return value

@@ -12,7 +12,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 import torch
 
-from ._checks import check_int, check_real
+from ._checks import check_generator, check_int, check_real
 
 __all__ = ["Split", "Splits", "Regression", "load_digits", "make_regression", "make_moons",
            "make_spirals", "batches", "num_batches"]
@@ -313,8 +313,7 @@ def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool 
     """
     _check_pair(X, y)
     batch_size = check_int("batch_size", batch_size, low=1)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_generator("generator", generator)
     n = X.shape[0]
     count = num_batches(n, batch_size, drop_last)
     size = min(batch_size, n)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_callable, check_int, check_real
+from ._checks import check_callable, check_generator, check_int, check_real
 
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "prelu",
@@ -386,8 +386,7 @@ def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True,
     p = _check_drop_probability(p)
     if not isinstance(training, bool):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_generator("generator", generator)
     if not training or p == 0.0:
         return x
     r = torch.empty_like(x).bernoulli_(1 - p, generator=generator)  # r_j ~ Bernoulli(1 - p)
@@ -402,9 +401,7 @@ class Dropout(torch.nn.Module):
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None):
         super().__init__()
         self.p = _check_drop_probability(p)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        self.generator = generator
+        self.generator = check_generator("generator", generator)
 
     def forward(self, x):
         return dropout(x, self.p, self.training, self.generator)
