@@ -46,7 +46,7 @@ from pathlib import Path
 
 __all__ = [
     "ROOT", "Piece", "Exercise", "Page", "Pack", "Fingerprints", "AuditReport",
-    "load_page", "book_pages", "book_exercises", "render_page", "stub_source", "student_notebook",
+    "load_page", "toc_names", "book_pages", "book_exercises", "render_page", "stub_source", "student_notebook",
     "build_edition", "load_pack", "course_packs", "pack_schedule",
     "solution_fingerprints", "audit",
     "estimates", "exercise_table", "generated_blocks", "page_with_blocks",
@@ -258,15 +258,19 @@ def _toc_files(entries):
         yield from _toc_files(entry.get("chapters", []) + entry.get("sections", []))
 
 
-def book_pages(root: Path | str = ROOT) -> list[Page]:
-    """Every page of the book, in the order of ``_toc.yml``."""
+def toc_names(root: Path | str = ROOT) -> list[str]:
+    """The pages listed in ``_toc.yml``, in reading order, as paths without suffix (``chapters/adam``)."""
     import yaml
 
+    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8"))
+    return [toc["root"], *_toc_files(toc.get("parts", []) + toc.get("chapters", []))]
+
+
+def book_pages(root: Path | str = ROOT) -> list[Page]:
+    """Every page of the book, in the order of ``_toc.yml``."""
     root = Path(root)
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"], *_toc_files(toc.get("parts", []) + toc.get("chapters", []))]
     pages = []
-    for name in names:
+    for name in toc_names(root):
         for suffix in (".ipynb", ".md"):
             if (root / (name + suffix)).exists():
                 pages.append(load_page(root / (name + suffix), root))

@@ -23,7 +23,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-import yaml
+
+from codebase.course import toc_names
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,20 +39,7 @@ NO_CHROMIUM = ("browser tests need Chromium: install it with `apt-get install ch
 PAGE_WEIGHT_LIMIT = 2_000_000  # bytes: a page with its images
 
 
-def _toc_pages() -> list[str]:
-    """Every page in reading order, as paths without suffix (``chapters/adam``)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                yield entry["file"]
-            yield from walk(entry.get("chapters", []) + entry.get("sections", []))
-
-    return [toc["root"], *walk(toc.get("parts", []))]
-
-
-PAGES = _toc_pages()
+PAGES = toc_names(ROOT)  # every page in reading order, as paths without suffix (chapters/adam)
 
 
 def build_site(dest: Path) -> Path:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from codebase.course import toc_names
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,16 +43,8 @@ def test_every_requirement_is_pinned_exactly():
     assert "-e ." in lines, "requirements.txt must install codebase itself"
 
 
-def _toc_files(entries):
-    for entry in entries:
-        if "file" in entry:
-            yield entry["file"]
-        yield from _toc_files(entry.get("chapters", []) + entry.get("sections", []))
-
-
 def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"], *_toc_files(toc.get("parts", []))]
+    files = toc_names(ROOT)
     for f in files:
         assert any((ROOT / (f + ext)).exists() for ext in (".md", ".ipynb")), f"{f} is in _toc.yml but missing"
     pages = {p.relative_to(ROOT).with_suffix("").as_posix()
