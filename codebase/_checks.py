@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["check_real", "check_int", "check_choice", "check_callable", "check_generator"]
+__all__ = ["check_real", "check_int", "check_flag", "check_choice", "check_callable", "check_generator"]
 
 
 def _describe_range(low, high, low_open, high_open):
@@ -46,6 +46,13 @@ def check_int(name, value, *, low=None, high=None):
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name} must be {_describe_range(low, high, False, False)}, got {value!r}")
+    return value
+
+
+def check_flag(name, value):
+    """Return ``value`` after checking that it is ``True`` or ``False`` (not 0, 1 or ``None``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
 
 

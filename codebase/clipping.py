@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import torch
 
-from ._checks import check_real
+from ._checks import check_flag, check_real
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -54,12 +54,6 @@ def _norm_type(norm_type) -> float:
                              f"got {norm_type!r}")
         return float("inf")
     return check_real("norm_type", norm_type, low=0, low_open=True)
-
-
-def _check_flag(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, "
-                        f"got {type(value).__name__} {value!r}")
 
 
 def _check_foreach(foreach):
@@ -108,7 +102,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     grads = _gradients(parameters)
     max_norm = check_real("max_norm", max_norm, low=0)
     p = _norm_type(norm_type)
-    _check_flag("error_if_nonfinite", error_if_nonfinite)
+    check_flag("error_if_nonfinite", error_if_nonfinite)
     _check_foreach(foreach)
     if not grads:
         return torch.tensor(0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import random
 
-from ._checks import check_int
+from ._checks import check_flag, check_int
 
 __all__ = ["setup", "glue"]
 
@@ -87,8 +87,7 @@ def glue(name: str, value, display: bool = True) -> None:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
-    if not isinstance(display, bool):
-        raise TypeError(f"display must be a bool, got {type(display).__name__}")
+    check_flag("display", display)
     from IPython import display as ipython_display
     from IPython.core.formatters import format_display_data
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_callable, check_generator, check_int, check_real
+from ._checks import check_callable, check_flag, check_generator, check_int, check_real
 
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "prelu",
@@ -309,8 +309,7 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
     depth = check_int("depth", depth, low=0)
     width = check_int("width", width, low=1)
     pieces = check_int("pieces", pieces, low=1)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
+    check_flag("bias", bias)
     make = _activation_factory(activation)
     if init is not None and not isinstance(init, str):
         check_callable("init", init)
@@ -384,8 +383,7 @@ def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True,
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
     p = _check_drop_probability(p)
-    if not isinstance(training, bool):
-        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    check_flag("training", training)
     check_generator("generator", generator)
     if not training or p == 0.0:
         return x

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import check_choice, check_flag, check_int, check_real
 
 __all__ = ["weights", "l1_penalty", "l2_penalty", "L1", "L2", "ElasticNet", "soft_threshold", "ProximalL1",
            "sparsity", "EarlyStopping"]
@@ -236,8 +236,7 @@ class EarlyStopping:
         self.patience = check_int("patience", patience, low=1)
         self.min_delta = check_real("min_delta", min_delta, low=0)
         self.mode = check_choice("mode", mode, ("min", "max"))
-        if not isinstance(restore_best, bool):
-            raise TypeError(f"restore_best must be a bool, got {type(restore_best).__name__}")
+        check_flag("restore_best", restore_best)
         self.restore_best = restore_best
         self.best = math.inf if mode == "min" else -math.inf
         self.best_epoch = None

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._checks import check_callable, check_choice, check_int, check_real
+from ._checks import check_callable, check_choice, check_flag, check_int, check_real
 
 __all__ = ["LogUniform", "Uniform", "Choice", "log_uniform", "sample_config", "SearchResult",
            "random_search", "main_effects"]
@@ -73,8 +73,7 @@ class LogUniform:
     def __post_init__(self):
         low = check_real("low", self.low, low=0.0, low_open=True)
         check_real("high", self.high, low=low, low_open=True)
-        if not isinstance(self.integer, bool):
-            raise TypeError(f"integer must be a bool, got {type(self.integer).__name__}")
+        check_flag("integer", self.integer)
 
     def sample(self, generator: np.random.Generator):
         """Draw one value."""
@@ -274,8 +273,7 @@ def main_effects(result: SearchResult, *, bins: int = 4, adjusted: bool = True) 
     if not isinstance(result, SearchResult):
         raise TypeError(f"result must be a SearchResult, got {type(result).__name__}")
     bins = check_int("bins", bins, low=2)
-    if not isinstance(adjusted, bool):
-        raise TypeError(f"adjusted must be a bool, got {type(adjusted).__name__}")
+    check_flag("adjusted", adjusted)
     y = result.scores
     if not np.all(np.isfinite(y)):
         raise ValueError("result.scores must all be finite; score failed trials (e.g. as chance) first")

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._checks import check_callable, check_int, check_real
+from ._checks import check_callable, check_flag, check_int, check_real
 
 __all__ = ["hvp", "hessian", "newton_direction", "newton_step", "run_newton"]
 
@@ -143,8 +143,7 @@ def newton_direction(hessian: torch.Tensor, grad: torch.Tensor, damping: float =
     damping = check_real("damping", damping, low=0.0)
     if not math.isfinite(damping):
         raise ValueError(f"damping must be finite, got {damping!r}")
-    if not isinstance(saddle_free, bool):
-        raise TypeError(f"saddle_free must be a bool, got {type(saddle_free).__name__}")
+    check_flag("saddle_free", saddle_free)
     d = grad.numel()
     eye = torch.eye(d, dtype=hessian.dtype)
     if saddle_free:
@@ -201,8 +200,7 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
     damping = check_real("damping", damping, low=0.0)
     if not math.isfinite(damping):
         raise ValueError(f"damping must be finite, got {damping!r}")
-    if not isinstance(adaptive, bool):
-        raise TypeError(f"adaptive must be a bool, got {type(adaptive).__name__}")
+    check_flag("adaptive", adaptive)
     if adaptive and damping == 0.0:
         raise ValueError("damping must be > 0 with adaptive=True (it is the initial lambda)")
     lr = check_real("lr", lr, low=0.0, low_open=True)

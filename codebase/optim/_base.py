@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_real
+from .._checks import check_flag, check_real
 
 __all__ = ["BaseOptimizer", "check_number", "check_nonnegative", "check_interval", "check_flag", "new_step"]
 
@@ -56,13 +56,6 @@ def check_interval(name, value, label, *, high, high_open):
     if value < 0 or value > high or (high_open and value == high):
         interval = f"[0, {high:g})" if high_open else f"[0, {high:g}]"
         raise ValueError(f"Invalid {label}: {value} ({name} must be in {interval})")
-    return value
-
-
-def check_flag(name, value):
-    """Return ``value`` after checking that it is a bool (``TypeError`` otherwise)."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
 
 
