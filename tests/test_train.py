@@ -90,6 +90,21 @@ def test_train_loss_is_a_full_pass_after_the_epoch():
     assert history.train_loss[0] != pytest.approx(np.mean(history.step_loss))
 
 
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 1000])
+def test_evaluate_in_chunks_matches_one_pass_and_restores_the_mode(batch_size):
+    net, _ = run(epochs=1)
+    X, y = blobs()
+    X_before = X.clone()
+    whole = train.evaluate(net, X, y)
+    net.train()
+    loss, acc = train.evaluate(net, X, y, batch_size=batch_size)
+    assert loss == pytest.approx(whole[0], rel=1e-6) and acc == whole[1]
+    assert net.training and torch.equal(X, X_before)
+    net.eval()
+    train.evaluate(net, X, y, batch_size=batch_size)
+    assert not net.training
+
+
 class FakeScheduler:
     """Halves the learning rate at every call and records the metrics it received."""
 
@@ -255,6 +270,43 @@ def test_divergence_from_an_infinite_output():
         train.fit(net, torch.optim.SGD(net.parameters(), lr=0.1), blobs(), epochs=1)
 
 
+class NaNGradient(nn.Module):
+    """A finite output whose gradient is NaN: sqrt'(0) = inf, times the zero in front of it."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+
+    def forward(self, x):
+        w = self.linear.weight
+        return self.linear(x) + 0.0 * torch.sqrt(w - w).sum()
+
+
+def test_a_nan_gradient_with_a_finite_loss_stops_training_at_once():
+    net = NaNGradient()
+    with pytest.raises(train.TrainingDiverged, match=r"gradient norm became nan at epoch 1, step 1 "):
+        train.fit(net, torch.optim.SGD(net.parameters(), lr=0.1), blobs(), epochs=1)
+
+
+def test_without_the_recorded_norm_a_nan_gradient_is_caught_by_the_next_loss():
+    net = NaNGradient()
+    with pytest.raises(train.TrainingDiverged, match=r"the loss became nan at epoch 1, step 2 ") as info:
+        train.fit(net, torch.optim.SGD(net.parameters(), lr=0.1), blobs(), epochs=1, record_grad_norm=False)
+    assert len(info.value.history.step_loss) == 1 and math.isfinite(info.value.history.step_loss[0])
+
+
+def test_record_grad_norm_false_trains_the_same_weights_and_records_nan_norms():
+    net, history = run(epochs=3, val=blobs(seed=1))
+    lean_net, lean = run(epochs=3, val=blobs(seed=1), record_grad_norm=False)
+    for p, q in zip(net.parameters(), lean_net.parameters()):
+        assert torch.equal(p, q)
+    for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "step_loss", "step_lr"):
+        assert getattr(lean, name) == getattr(history, name), name
+    assert len(lean.grad_norm) == 3 and all(math.isnan(v) for v in lean.grad_norm)
+    assert len(lean.step_grad_norm) == 12 and all(math.isnan(v) for v in lean.step_grad_norm)
+    assert all(math.isfinite(v) and v > 0 for v in history.step_grad_norm)
+
+
 def test_callbacks_see_every_epoch():
     seen = []
     run(epochs=3, callbacks=[lambda net, history: seen.append(history.epochs_run)])
@@ -273,6 +325,8 @@ def test_callbacks_see_every_epoch():
     ({"regularizer": 0.1}, TypeError),
     ({"callbacks": print}, TypeError),
     ({"seed": -1}, ValueError),
+    ({"record_grad_norm": 1}, TypeError),
+    ({"verbose": "yes"}, TypeError),
 ])
 def test_fit_validation(kwargs, error):
     net = model()
