@@ -15,6 +15,11 @@ the repeats (``--stat min``, the default: other processes can only add time to a
 block) or their median (``--stat median``). ``ratio`` is the time of a step divided by the time of torch's for-loop
 step in the same run (below 1 is faster than torch's for-loop).
 
+``torch for-loop again`` is a second, independent copy of torch's for-loop: the
+same code on its own copy of the parameters. Its ratio would be 1.00 on a perfect
+clock, so its distance from 1 is the timing noise of the run, and ``codebase`` is
+said to tie with the for-loop when its ratio is within that distance of 1.
+
 Only ``optimizer.step()`` is timed (no forward or backward pass), by default in
 CPU seconds of this process (``--clock cpu``): with one thread that is the time
 the step would take on an idle core, and it does not count the time the process
@@ -34,10 +39,12 @@ import torch
 
 import codebase.optim
 
+AGAIN = "torch for-loop again"
 IMPLEMENTATIONS = {
     # name: (class factory, extra keyword arguments)
     "codebase": lambda name: (getattr(codebase.optim, name), {}),
     "torch for-loop": lambda name: (getattr(torch.optim, name), {"foreach": False}),
+    AGAIN: lambda name: (getattr(torch.optim, name), {"foreach": False}),  # the A/A control
     "torch foreach": lambda name: (getattr(torch.optim, name), {"foreach": True}),
     "torch fused": lambda name: (getattr(torch.optim, name), {"fused": True}),
 }
@@ -168,7 +175,7 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
           f"load average {load:.2f} at start, {args.tensors} tensors, {args.stat} of {args.repeats} interleaved blocks, "
           f"{args.clock} clock")
-    header = f"{'optimizer':<13} {'params':>9} {'implementation':<15} {'time/step':>11} {'params/s':>10} {'ratio':>6}"
+    header = f"{'optimizer':<13} {'params':>9} {'implementation':<21} {'time/step':>11} {'params/s':>10} {'ratio':>6}"
     print(header)
     print("-" * len(header))
     worst = {}
@@ -180,20 +187,34 @@ def main(argv=None) -> int:
             ref = result.get("torch for-loop")
             for impl, seconds in result.items():
                 ratio = seconds / ref if ref else float("nan")
-                print(f"{opt_name:<13} {n:>9.0e} {impl:<15} {fmt_time(seconds):>11} {n / seconds:>10.3g} {ratio:>6.2f}")
-                if impl == "codebase":
-                    fused = result.get("torch fused")
-                    worst[(opt_name, n)] = (ratio, seconds / fused if fused else float("nan"))
+                print(f"{opt_name:<13} {n:>9.0e} {impl:<21} {fmt_time(seconds):>11} {n / seconds:>10.3g} {ratio:>6.2f}")
+            fused, again = result.get("torch fused"), result.get(AGAIN)
+            seconds = result["codebase"]
+            worst[(opt_name, n)] = (seconds / ref, seconds / fused if fused else float("nan"),
+                                    again / ref if again else float("nan"))
             print()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load:.2f} at end")
-    print("goals: codebase/for-loop <= 1 and codebase/fused <= 10 at every size")
-    ok = True
-    for (opt_name, n), (vs_loop, vs_fused) in worst.items():
-        mark = "ok" if vs_loop <= 1.0 and vs_fused <= 10.0 else "MISSED"
-        ok &= mark == "ok"
-        print(f"  {opt_name:<13} {n:>9.0e}: x{vs_loop:.2f} of for-loop, x{vs_fused:.2f} of fused  {mark}")
+    print("goals: codebase/for-loop <= 1 and codebase/fused <= 10 at every size "
+          "(noise: how far the for-loop's second copy is from 1)")
+    for (opt_name, n), (vs_loop, vs_fused, aa) in worst.items():
+        print(f"  {opt_name:<13} {n:>9.0e}: x{vs_loop:.2f} of for-loop (noise {noise(aa):.2f}), "
+              f"x{vs_fused:.2f} of fused  {verdict(vs_loop, vs_fused, aa)}")
     return 0
+
+
+def noise(aa: float) -> float:
+    """How far the A/A ratio is from 1, symmetric in the two copies: 1.03 and 1/1.03 both give 0.03."""
+    return max(aa, 1 / aa) - 1
+
+
+def verdict(vs_loop: float, vs_fused: float, aa: float) -> str:
+    """``ok`` (faster than the for-loop), ``tie`` (slower by no more than the noise) or ``MISSED``."""
+    if not vs_fused <= 10.0:
+        return "MISSED"
+    if vs_loop <= 1.0:
+        return "ok"
+    return "tie" if vs_loop - 1 <= noise(aa) else "MISSED"
 
 
 if __name__ == "__main__":

@@ -23,12 +23,19 @@ def _script(name: str):
 
 @pytest.mark.parametrize("stat", ["min", "median"])
 def test_fit_overhead_prints_one_row_per_loop_and_the_same_weights(capsys, stat):
-    assert _script("fit_overhead").main(["--epochs", "1", "--repeats", "2", "--stat", stat]) == 0
+    script = _script("fit_overhead")
+    assert script.main(["--epochs", "1", "--repeats", "2", "--stat", stat]) == 0
     out = capsys.readouterr().out
     assert f"{stat} of 2 interleaved runs" in out and "same final weights: True" in out
-    rows = re.findall(r"^(bare|bare \+ epoch eval|\+ step records|fit) +[\d.]+s +[\d.]+us *(\S*)", out, re.M)
-    assert [name for name, _ in rows] == ["bare", "bare + epoch eval", "+ step records", "fit"]
-    assert all(over.startswith(("+", "-")) for _, over in rows[:3]) and rows[3][1] == ""
+    rows = re.findall(r"^(\S.*?) +[\d.]+s +[\d.]+us$", out, re.M)
+    assert rows == ["bare", "bare + epoch eval", "+ step records", "fit", "fit, no grad norm"]
+    compared = re.findall(r"^  (fit.*?) +over (.*?) +[-+]\d+\.\d %$", out, re.M)
+    assert compared == script.SAME_WORK + [("fit", "bare"), ("fit, no grad norm", "bare")]
+
+
+def test_fit_overhead_is_relative_to_the_baseline():
+    script = _script("fit_overhead")
+    assert script.overhead(1.1, 1.0) == pytest.approx(10.0) and script.overhead(0.9, 1.0) == pytest.approx(-10.0)
 
 
 def test_optim_step_prints_every_implementation_with_its_ratio(capsys):
@@ -39,6 +46,19 @@ def test_optim_step_prints_every_implementation_with_its_ratio(capsys):
     for impl in script.IMPLEMENTATIONS:
         assert re.search(rf"\b{re.escape(impl)}\b", out), f"no row for {impl}:\n{out}"
     assert re.search(r"\d+\.\d+\s*$", out.splitlines()[3]), "a row ends with its ratio"
+    assert re.search(r"^  SGD momentum +1e\+03: x\d\.\d\d of for-loop \(noise \d\.\d\d\), "
+                     r"x\d+\.\d\d of fused  (ok|tie|MISSED)$", out, re.M), out
+
+
+@pytest.mark.parametrize("vs_loop, vs_fused, again, verdict", [
+    (0.95, 2.0, 1.00, "ok"),
+    (1.02, 2.0, 1.03, "tie"),      # slower by less than the two copies of torch's loop differ
+    (1.02, 2.0, 1 / 1.03, "tie"),  # whichever copy was faster
+    (1.05, 2.0, 1.03, "MISSED"),
+    (0.95, 12.0, 1.00, "MISSED"),  # more than 10x the fused kernel
+])
+def test_optim_step_verdict(vs_loop, vs_fused, again, verdict):
+    assert _script("optim_step").verdict(vs_loop, vs_fused, again) == verdict
 
 
 def test_book_times_reads_the_readme_commands_and_the_logs(tmp_path):
