@@ -7,10 +7,11 @@ Usage (from the repository root)::
 
 The network is the one the chapters train on the digits (``codebase.nn.mlp(64, 10,
 depth=1, width=32)``, ReLU) with ``codebase.optim.SGD(lr=0.1, momentum=0.9)``, mini-batches
-of 32 shuffled by a seeded ``torch.Generator``. Five loops are timed, interleaved
-(each repeat runs all five in a shuffled order, so a change in the machine's
-load affects them alike; the table shows the minimum over the repeats, since other
-processes can only add time to a run, or the median with ``--stat median``):
+of 32 shuffled by a seeded ``torch.Generator``. Five loops are timed, interleaved by
+``codebase.compare.time_interleaved`` (each repeat runs all five in a shuffled order,
+so a change in the machine's load affects them alike; the table shows the minimum
+over the repeats, since other processes can only add time to a run, or the median
+with ``--stat median``):
 
 - ``bare``: for each mini-batch, zero the gradients, forward, cross-entropy,
   backward, step; nothing else;
@@ -38,14 +39,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
-import statistics
 import sys
-import time
 
 import torch
 
 import codebase
+from codebase.compare import time_interleaved
 from codebase.data import batches, load_digits
 from codebase.nn import mlp
 from codebase.optim import SGD
@@ -100,8 +99,6 @@ def main(argv=None) -> int:
     parser.add_argument("--stat", choices=["min", "median"], default="min",
                         help="statistic over the repeats (default min: on a shared machine, the least disturbed run)")
     args = parser.parse_args(argv)
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    stat = min if args.stat == "min" else statistics.median
     codebase.setup(plots=False)
     split = load_digits()
     runs = {
@@ -115,22 +112,13 @@ def main(argv=None) -> int:
     # the loops train the same weights: fit adds bookkeeping, not different arithmetic
     finals = {name: torch.cat([p.detach().flatten() for p in run().parameters()]) for name, run in runs.items()}
     same = all(torch.equal(finals["bare"], w) for w in finals.values())
-    timings = {name: [] for name in runs}
-    order = list(runs)
-    rng = random.Random(0)
     load_start = os.getloadavg()[0]
-    for _ in range(args.repeats):
-        rng.shuffle(order)
-        for name in order:
-            start = clock()
-            runs[name]()
-            timings[name].append(clock() - start)
+    times = time_interleaved(runs, repeats=args.repeats, stat=args.stat, clock=args.clock)
     load_end = os.getloadavg()[0]
     steps = args.epochs * -(-len(split.train) // args.batch_size)
     print(f"torch {torch.__version__}, 1 thread, {args.epochs} epochs x {steps // args.epochs} steps "
           f"(batch {args.batch_size}), {args.stat} of {args.repeats} interleaved runs, {args.clock} clock, "
           f"load average {load_start:.2f} -> {load_end:.2f}; same final weights: {same}")
-    times = {name: stat(values) for name, values in timings.items()}
     print(f"{'loop':<18} {'time':>9} {'per step':>10}")
     for name, value in times.items():
         print(f"{name:<18} {value:>8.3f}s {value / steps * 1e6:>8.1f}us")

@@ -4,6 +4,8 @@
 - :func:`time_steps` measures the wall-clock seconds of one ``optimizer.step()``;
   the number depends on the machine and its load, so use it to rank optimizers
   measured together, never as a constant;
+- :func:`time_interleaved` times whole pieces of code (a training loop, say)
+  against each other, taking turns so that the machine's load hits them alike;
 - :func:`tune_lr` trains one model per learning rate and picks the best on validation data;
 - :func:`multi_seed` repeats training over several seeds, and :func:`curves` stacks
   the per-epoch results of those runs into an array for :func:`codebase.plot.band`.
@@ -14,17 +16,18 @@ recorded (its history stops early) instead of stopping the comparison.
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ._checks import check_callable, check_choice, check_int, check_real
 
-__all__ = ["state_size", "time_steps", "TuneResult", "tune_lr", "multi_seed", "curves"]
+__all__ = ["state_size", "time_steps", "time_interleaved", "TuneResult", "tune_lr", "multi_seed", "curves"]
 
 
 def _param_list(params_or_model) -> list[torch.Tensor]:
@@ -118,6 +121,46 @@ def time_steps(make_optimizer: Callable, params_or_model, steps: int = 200, *, w
             optimizer.step()
         timings.append((time.perf_counter() - start) / steps)
     return statistics.median(timings)
+
+
+_CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+_STATS = {"min": min, "median": statistics.median}
+
+
+def time_interleaved(runs: Mapping[str, Callable[[], object]], *, repeats: int = 5, stat: str = "min",
+                     clock: str = "cpu", seed: int = 0) -> dict[str, float]:
+    """Time every function of ``runs = {name: function}`` ``repeats`` times, taking turns; return ``{name: seconds}``.
+
+    Each round calls every function once, in an order shuffled with ``seed``, so a
+    change in the machine's load during the measurement hits all of them alike,
+    where timing one function after the other would blame it on whichever ran
+    then. ``stat`` reduces the ``repeats`` timings of each function: ``"min"``
+    (other processes can only add time to a run, so the least disturbed run is
+    the best estimate of the cost) or ``"median"``. ``clock`` is ``"cpu"``, this
+    process's CPU time (time spent waiting for other processes is not counted;
+    with one torch thread it is the time on an idle core), or ``"wall"``.
+
+    The functions are called with no arguments and their results are discarded.
+    Compare only numbers measured in one call: they depend on the machine.
+    """
+    if not isinstance(runs, Mapping):
+        raise TypeError(f"runs must be a dict {{name: function}}, got {type(runs).__name__}")
+    if not runs:
+        raise ValueError("runs must hold at least one function")
+    for name, function in runs.items():
+        check_callable(f"runs[{name!r}]", function)
+    repeats = check_int("repeats", repeats, low=1)
+    reduce = _STATS[check_choice("stat", stat, tuple(_STATS))]
+    now = _CLOCKS[check_choice("clock", clock, tuple(_CLOCKS))]
+    order = random.Random(check_int("seed", seed, low=0)).sample
+    names = list(runs)
+    timings = {name: [] for name in names}
+    for _ in range(repeats):
+        for name in order(names, len(names)):
+            start = now()
+            runs[name]()
+            timings[name].append(now() - start)
+    return {name: reduce(values) for name, values in timings.items()}
 
 
 @dataclass(frozen=True, eq=False)

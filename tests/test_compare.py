@@ -94,6 +94,68 @@ def test_time_steps_checks_its_arguments(kwargs, error):
         compare.time_steps(lambda p: optim.SGD(p, lr=0.1), [torch.zeros(2)], **kwargs)
 
 
+class FakeClock:
+    """A clock that only moves when a timed function says how long it took."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def costing(clock, log, name, costs):
+    """A function that logs its name and advances ``clock`` by the next of ``costs``."""
+    costs = iter(costs)
+
+    def run():
+        log.append(name)
+        clock.now += next(costs)
+    return run
+
+
+@pytest.mark.parametrize("stat, expected", [("min", {"a": 1.0, "b": 10.0}), ("median", {"a": 2.0, "b": 20.0})])
+def test_time_interleaved_takes_turns_and_reduces_each_functions_times(monkeypatch, stat, expected):
+    clock, log = FakeClock(), []
+    monkeypatch.setitem(compare._CLOCKS, "cpu", clock)
+    runs = {"a": costing(clock, log, "a", [3.0, 1.0, 2.0]), "b": costing(clock, log, "b", [20.0, 10.0, 30.0])}
+    assert compare.time_interleaved(runs, repeats=3, stat=stat) == expected
+    rounds = [log[i:i + 2] for i in range(0, 6, 2)]
+    assert all(sorted(r) == ["a", "b"] for r in rounds)  # every round runs each function once
+
+
+def test_time_interleaved_shuffles_the_order_of_each_round_with_the_seed(monkeypatch):
+    def orders(seed):
+        clock, log = FakeClock(), []
+        monkeypatch.setitem(compare._CLOCKS, "wall", clock)
+        runs = {name: costing(clock, log, name, [1.0] * 20) for name in "abcd"}
+        compare.time_interleaved(runs, repeats=20, clock="wall", seed=seed)
+        return [tuple(log[i:i + 4]) for i in range(0, 80, 4)]
+    first = orders(0)
+    assert first == orders(0) and first != orders(1)
+    assert len(set(first)) > 1  # not the same order in every round
+
+
+def test_time_interleaved_measures_real_time():
+    times = compare.time_interleaved({"short": lambda: sum(range(10)), "long": lambda: sum(range(200_000))},
+                                     repeats=3)
+    assert set(times) == {"short", "long"} and 0 <= times["short"] < times["long"]
+
+
+@pytest.mark.parametrize("runs, kwargs, error, match", [
+    ([lambda: None], {}, TypeError, "runs"),
+    ({}, {}, ValueError, "runs"),
+    ({"a": "not a function"}, {}, TypeError, r"runs\['a'\]"),
+    ({"a": lambda: None}, {"repeats": 0}, ValueError, "repeats"),
+    ({"a": lambda: None}, {"stat": "mean"}, ValueError, "stat"),
+    ({"a": lambda: None}, {"clock": "gpu"}, ValueError, "clock"),
+    ({"a": lambda: None}, {"seed": -1}, ValueError, "seed"),
+])
+def test_time_interleaved_checks_its_arguments(runs, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        compare.time_interleaved(runs, **kwargs)
+
+
 def test_time_steps_checks_the_parameters_and_the_factory():
     with pytest.raises(TypeError, match="make_optimizer"):
         compare.time_steps("adam", [torch.zeros(2)])
