@@ -190,8 +190,9 @@ def main(argv=None) -> int:
                 print(f"{opt_name:<13} {n:>9.0e} {impl:<21} {fmt_time(seconds):>11} {n / seconds:>10.3g} {ratio:>6.2f}")
             fused, again = result.get("torch fused"), result.get(AGAIN)
             seconds = result["codebase"]
-            worst[(opt_name, n)] = (seconds / ref, seconds / fused if fused else float("nan"),
-                                    again / ref if again else float("nan"))
+            nan = float("nan")
+            worst[(opt_name, n)] = (seconds / ref if ref else nan, seconds / fused if fused else nan,
+                                    again / ref if again and ref else nan)
             print()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"load average {load:.2f} at end")

@@ -237,11 +237,12 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
     - ``callbacks``: each is called as ``callback(model, history)`` after each epoch.
 
     ``record_grad_norm=False`` skips measuring the gradient norm at every step
-    (``history.grad_norm`` and ``history.step_grad_norm`` then hold ``nan``). On a
-    small network, whose step is a few hundred microseconds of per-operation
-    overhead, the norm is a noticeable share of the step (see
-    ``benchmarks/fit_overhead.py``); on a large one it is negligible. ``verbose=True``
-    prints one line per epoch.
+    (``history.grad_norm`` and ``history.step_grad_norm`` then hold ``nan``). The
+    norm makes two torch calls more than there are parameter tensors. A small
+    network's step is mostly the fixed cost of such calls, so there the norm is a
+    visible share of it (about a tenth for the book's digits network; see
+    ``benchmarks/fit_overhead.py`` and the chapter on what a step costs); the share
+    falls as the network's arithmetic grows. ``verbose=True`` prints one line per epoch.
 
     Raises :class:`TrainingDiverged` as soon as a loss or gradient norm is NaN or
     infinite. Without the recorded norm, a non-finite gradient is caught one step
