@@ -327,7 +327,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
         history.train_loss.append(train_loss)
         history.train_acc.append(train_acc)
         history.lr.append(history.step_lr[-1])
-        history.grad_norm.append(float(np.mean(norms)) if record_grad_norm else math.nan)
+        history.grad_norm.append(float(np.mean(norms)))  # nan when the norms were not recorded
         history.penalty.append(float(np.mean(penalties)) if penalties else 0.0)
         metric = train_loss
         if val is not None:
