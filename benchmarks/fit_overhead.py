@@ -45,7 +45,7 @@ import torch
 
 import codebase
 from codebase.compare import time_interleaved
-from codebase.data import batches, load_digits
+from codebase.data import batches, load_digits, num_batches
 from codebase.nn import mlp
 from codebase.optim import SGD
 from codebase.train import evaluate, fit, grad_norm
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     load_start = os.getloadavg()[0]
     times = time_interleaved(runs, repeats=args.repeats, stat=args.stat, clock=args.clock)
     load_end = os.getloadavg()[0]
-    steps = args.epochs * -(-len(split.train) // args.batch_size)
+    steps = args.epochs * num_batches(len(split.train), args.batch_size)
     print(f"torch {torch.__version__}, 1 thread, {args.epochs} epochs x {steps // args.epochs} steps "
           f"(batch {args.batch_size}), {args.stat} of {args.repeats} interleaved runs, {args.clock} clock, "
           f"load average {load_start:.2f} -> {load_end:.2f}; same final weights: {same}")

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
-import statistics
 import sys
 import time
 
 import torch
 
 import codebase.optim
+from codebase.compare import time_interleaved
 
 AGAIN = "torch for-loop again"
 IMPLEMENTATIONS = {
@@ -103,20 +102,24 @@ def clone_params(params):
     return out
 
 
-CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
-CLOCK = CLOCKS["cpu"]
+def run_steps(optimizer, steps: int) -> None:
+    for _ in range(steps):
+        optimizer.step()
 
 
 def time_block(optimizer, steps: int) -> float:
-    start = CLOCK()
-    for _ in range(steps):
-        optimizer.step()
-    return (CLOCK() - start) / steps
+    """Seconds per step of one block, wall clock: only used to size the timed blocks."""
+    start = time.perf_counter()
+    run_steps(optimizer, steps)
+    return (time.perf_counter() - start) / steps
 
 
 def bench(n: int, tensors: int, opt_name: str, repeats: int, target: float, impls, seed: int = 0,
-          stat=statistics.median):
-    """Return ``{implementation: seconds per step}`` (``stat`` over the repeats) for one size and one optimizer."""
+          stat: str = "median", clock: str = "cpu"):
+    """Return ``{implementation: seconds per step}`` (``stat`` over the repeats) for one size and one optimizer.
+
+    The blocks are timed in shuffled turns by ``codebase.compare.time_interleaved``.
+    """
     cls_name, kwargs = OPTIMIZERS[opt_name]
     base = make_params(n, tensors, seed)
     optimizers = {}
@@ -132,15 +135,10 @@ def bench(n: int, tensors: int, opt_name: str, repeats: int, target: float, impl
     slowest = max(time_block(o, 1) for o in optimizers.values())
     steps = max(1, min(10_000, int(target / max(slowest, 1e-7))))
     for o in optimizers.values():
-        time_block(o, min(steps, 3))  # warm-up
-    timings = {impl: [] for impl in optimizers}
-    rng = random.Random(seed)
-    for _ in range(repeats):
-        order = list(optimizers)
-        rng.shuffle(order)
-        for impl in order:
-            timings[impl].append(time_block(optimizers[impl], steps))
-    return {impl: stat(t) for impl, t in timings.items()}, steps
+        run_steps(o, min(steps, 3))  # warm-up
+    blocks = {impl: (lambda o=o: run_steps(o, steps)) for impl, o in optimizers.items()}
+    seconds = time_interleaved(blocks, repeats=repeats, stat=stat, clock=clock, seed=seed)
+    return {impl: s / steps for impl, s in seconds.items()}, steps
 
 
 def fmt_time(seconds: float) -> str:
@@ -163,12 +161,10 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in the book)")
     parser.add_argument("--stat", choices=["min", "median"], default="min",
                         help="statistic over the repeats (default min: on a shared machine, the least disturbed block)")
-    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu",
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                         help="cpu: this process's CPU time (default; robust on a shared machine), wall: elapsed time")
     args = parser.parse_args(argv)
 
-    global CLOCK
-    CLOCK = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     impls = list(IMPLEMENTATIONS)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -182,8 +178,8 @@ def main(argv=None) -> int:
     for opt_name in args.optimizers:
         for size in args.sizes:
             n = int(size)
-            stat = min if args.stat == "min" else statistics.median
-            result, _ = bench(n, args.tensors, opt_name, args.repeats, args.target, impls, stat=stat)
+            result, _ = bench(n, args.tensors, opt_name, args.repeats, args.target, impls,
+                              stat=args.stat, clock=args.clock)
             ref = result.get("torch for-loop")
             for impl, seconds in result.items():
                 ratio = seconds / ref if ref else float("nan")
