@@ -42,11 +42,11 @@ def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
     _setup(seed, threads, plots=plots)
 
 
-def glue(name: str, value, display: bool = True) -> None:
+def glue(name: str, value, display: bool = True, *, digits: int | None = None) -> None:
     """Store a value for the page's text, as ``myst_nb.glue`` does (see :func:`codebase.env.glue`)."""
     from .env import glue as _glue
 
-    _glue(name, value, display)
+    _glue(name, value, display, digits=digits)
 
 
 def __getattr__(name):

@@ -1,12 +1,14 @@
 """One call that makes a notebook's outputs the same on every machine."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
 
-from ._checks import check_flag, check_int
+from ._checks import check_flag, check_int, check_real
 
-__all__ = ["setup", "glue"]
+__all__ = ["setup", "glue", "round_significant"]
 
 # The prefix myst-nb gives the MIME types of a value glued with ``display=False``.
 GLUE_PREFIX = "application/papermill.record/"
@@ -73,7 +75,7 @@ def _use_deterministic_algorithms(torch) -> None:
         os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
 
 
-def glue(name: str, value, display: bool = True) -> None:
+def glue(name: str, value, display: bool = True, *, digits: int | None = None) -> None:
     """Store ``value`` under ``name`` for the text of the page, like ``myst_nb.glue``.
 
     The chapters quote numbers computed in their cells with ``{glue:text}`name```;
@@ -84,10 +86,17 @@ def glue(name: str, value, display: bool = True) -> None:
     checker) costs about 1.7 s at the first call in every notebook.
 
     With ``display=False`` the value is stored without being shown in the notebook.
+
+    With ``digits=n`` a real number is rounded to ``n`` significant digits first and
+    stored as a float, so that the page does not carry the last bits of the arithmetic
+    (which differ between machines): ``glue("loss", 0.058158040046, digits=3)`` stores
+    ``0.0582``. Every float computed by a chapter is glued this way.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
     check_flag("display", display)
+    if digits is not None:
+        value = round_significant(value, digits, name="value")
     from IPython import display as ipython_display
     from IPython.core.formatters import format_display_data
 
@@ -96,3 +105,21 @@ def glue(name: str, value, display: bool = True) -> None:
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipython_display.display({prefix + key: data for key, data in bundle.items()}, raw=True,
                             metadata=metadata)
+
+
+def round_significant(value, digits: int, *, name: str = "value") -> float:
+    """``value`` rounded to ``digits`` significant digits, as a float (``1234.5, 2 -> 1200.0``).
+
+    ``value`` may be a Python or NumPy real number, or a one-element tensor or array; it
+    must be finite (a diverged run is reported by a label, not by ``inf``).
+    """
+    digits = check_int("digits", digits, low=1, high=17)
+    if not isinstance(value, numbers.Real) and hasattr(value, "item"):
+        size = value.numel() if hasattr(value, "numel") else getattr(value, "size", 1)
+        if size != 1:
+            raise TypeError(f"{name} must be a single real number, got {size} elements")
+        value = value.item()
+    value = check_real(name, value)
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite to be rounded, got {value!r}")
+    return float(f"{value:.{digits}g}")

@@ -98,3 +98,23 @@ def test_glue_writes_what_myst_nb_glue_writes(monkeypatch, value, display):
 def test_glue_rejects_bad_arguments(args, error, word):
     with pytest.raises(error, match=word):
         codebase.glue(*args)
+
+
+@pytest.mark.parametrize("value, digits, stored", [
+    (0.058158040046691895, 3, 0.0582), (0.05815805122256279, 3, 0.0582), (1234.5, 2, 1200.0),
+    (np.float32(0.1), 4, 0.1), (torch.tensor(2.0 / 3.0), 3, 0.667), (np.array([7.25]), 2, 7.2), (-3, 5, -3.0)])
+def test_glue_with_digits_stores_the_rounded_float(monkeypatch, value, digits, stored):
+    from IPython import display as ipython_display
+
+    calls = []
+    monkeypatch.setattr(ipython_display, "display", lambda *a, **k: calls.append((a, k)))
+    codebase.glue("x", value, display=False, digits=digits)
+    assert calls[0][0][0]["application/papermill.record/text/plain"] == repr(stored)
+
+
+@pytest.mark.parametrize("value, digits, error, word", [
+    (float("inf"), 3, ValueError, "finite"), (float("nan"), 3, ValueError, "NaN"), ("0.5", 3, TypeError, "value"),
+    (torch.ones(2), 3, TypeError, "2 elements"), (0.5, 0, ValueError, "digits"), (0.5, 2.0, TypeError, "digits")])
+def test_glue_with_digits_rejects_what_it_cannot_round(value, digits, error, word):
+    with pytest.raises(error, match=word):
+        codebase.glue("x", value, display=False, digits=digits)
