@@ -17,10 +17,12 @@ GLUE_PREFIX = "application/papermill.record/"
 def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
     """Seed Python, NumPy and torch and fix torch's thread count.
 
-    Call it once at the top of every chapter. With one thread, torch's
-    reductions add numbers in the same order on every machine, so printed
-    losses agree to the last digit; ``seed`` fixes every random draw that
-    does not take its own generator. With ``plots=True`` matplotlib is set
+    Call it once at the top of every chapter. ``seed`` fixes every random draw
+    that does not take its own generator, and one thread fixes the order in which
+    torch splits its work, so that a re-run on the same machine gives the same bits.
+    It does not make other machines add floats in the same order (their vector
+    kernels differ): chapters round what they print (``glue(..., digits=n)``) so that
+    the page holds there too; ``python -m booktools.matrix`` checks it. With ``plots=True`` matplotlib is set
     to draw PNG figures of a fixed size and resolution.
     """
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
