@@ -13,7 +13,7 @@ interpreter that runs the script (``.venv/bin/`` is replaced by its directory):
 - the build runs into a fresh temporary directory (``--path-output``), so it is a
   clean build: no doctrees, no execution cache; the time of each notebook's
   execution is read from the "Executed notebook in ... seconds" lines of the log
-  (written by ``codebase.execution``, which runs the notebooks in parallel, or by
+  (written by ``booktools.execution``, which runs the notebooks in parallel, or by
   myst-nb for a notebook it executes itself). With two workers on two cores, a
   notebook's time in the build is close to its time alone;
 - strict nbval is the test command restricted to the notebooks (its ``tests``

@@ -19,7 +19,6 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.search``: random search and the importance of hyperparameters
 - ``codebase.second_order``: Hessians, Hessian-vector products and Newton's method
 - ``codebase.checks``: checks that grade the coding exercises
-- ``codebase.course``: student edition, course packs and nbgrader assignments
 - ``codebase.env``: :func:`setup`, the first call of every notebook, and :func:`glue`
 """
 from __future__ import annotations
@@ -30,7 +29,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data", "surfaces", "train",
                "plot", "env", "clipping", "diagnostics", "sparse", "theory", "compare", "search",
-               "second_order", "checks", "course")
+               "second_order", "checks")
 
 __all__ = ["setup", "glue", "__version__", *_SUBMODULES]
 

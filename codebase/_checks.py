@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
-__all__ = ["check_real", "check_int", "check_flag", "check_choice", "check_callable", "check_generator"]
+__all__ = ["check_real", "check_int", "check_flag", "check_choice", "check_callable", "check_generator",
+           "check_number", "check_nonnegative", "check_interval"]
 
 
 def _describe_range(low, high, low_open, high_open):
@@ -76,4 +77,43 @@ def check_generator(name, value):
 
     if value is not None and not isinstance(value, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
+    return value
+
+
+def check_number(name, value):
+    """Return ``value`` as a float after checking that it is a real number and not NaN (an optimizer's hyperparameter).
+
+    Strings, ``None``, bools and tensors raise ``TypeError`` naming ``name``.
+    """
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a Python number, got a tensor ({value!r}); tensor "
+            "hyperparameters serve torch.optim's capturable and fused paths, "
+            f"which this from-scratch version does not implement: pass float({name})"
+        )
+    return check_real(name, value)
+
+
+def check_nonnegative(name, value, label):
+    """Return ``value`` as a float after checking that it is a real number ``>= 0``.
+
+    ``label`` is the words ``torch.optim`` uses in its message, so that
+    ``check_nonnegative("lr", -1.0, "learning rate")`` raises
+    ``ValueError("Invalid learning rate: -1.0 (lr must be >= 0)")``.
+    A non-number (a string, ``None``, a bool, a tensor) raises ``TypeError``.
+    """
+    value = check_number(name, value)
+    if value < 0:
+        raise ValueError(f"Invalid {label}: {value} ({name} must be >= 0)")
+    return value
+
+
+def check_interval(name, value, label, *, high, high_open):
+    """Return ``value`` as a float after checking that it lies in ``[0, high]`` (or ``[0, high)``)."""
+    value = check_number(name, value)
+    if value < 0 or value > high or (high_open and value == high):
+        interval = f"[0, {high:g})" if high_open else f"[0, {high:g}]"
+        raise ValueError(f"Invalid {label}: {value} ({name} must be in {interval})")
     return value

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from codebase.course import toc_names
+from booktools.course.pages import toc_names
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

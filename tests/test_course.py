@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from codebase import course
+from booktools import course
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "chapters" / "courses" / "one-week-intro.yml"
@@ -306,7 +306,7 @@ def test_a_pack_naming_an_unknown_exercise_is_rejected(tmp_path):
 def test_instructors_page_tables_are_generated_from_the_registry_and_the_estimates():
     page = (ROOT / "chapters" / "instructors.md").read_text(encoding="utf-8")
     assert course.page_with_blocks(page, course.generated_blocks()) == page, \
-        "chapters/instructors.md is out of date: run python -m codebase.course exercise-table --write"
+        "chapters/instructors.md is out of date: run python -m booktools.course exercise-table --write"
     table = course.exercise_table()
     for exercise in course.book_exercises():
         assert f"`{exercise.label}`" in table

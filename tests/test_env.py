@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import codebase
-from codebase import sphinxext
 
 
 def _draws():
@@ -54,25 +53,6 @@ def test_setup_rejects_bad_arguments(kwargs, error, word):
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_module"):
         codebase.no_such_module  # noqa: B018
-
-
-def test_mathjax_is_copied_into_the_built_site(tmp_path):
-    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
-    sphinxext._copy(app, None)
-    loader = tmp_path / "_static" / "mathjax" / "tex-chtml.js"
-    assert loader.is_file() and loader.stat().st_size > 100_000
-    assert (tmp_path / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
-    config = SimpleNamespace(mathjax_path=None, html_context={"kept": 1})
-    sphinxext._configure(app, config)
-    assert config.mathjax_path == "mathjax/tex-chtml.js"
-    # the theme's colour mode is set, so a reader's console shows no "invalid theme mode"
-    assert config.html_context == {"kept": 1, "default_mode": "auto"}
-
-
-def test_mathjax_is_not_copied_after_a_failed_build(tmp_path):
-    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
-    sphinxext._copy(app, RuntimeError("build failed"))
-    assert not (tmp_path / "_static").exists()
 
 
 @pytest.mark.parametrize("value", [0.25, 3, "Adam", np.float64(1e-8), [1, 2]])

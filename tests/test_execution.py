@@ -1,4 +1,4 @@
-"""codebase.execution: notebooks run in parallel before Sphinx reads them, cached under a codebase key."""
+"""booktools.execution: notebooks run in parallel before Sphinx reads them, cached under a codebase key."""
 import io
 import json
 import re
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from codebase import execution
+from booktools import execution
 
 
 def _notebook(*sources):
@@ -85,7 +85,7 @@ def test_a_build_runs_the_notebooks_at_once_and_myst_nb_uses_the_cache(tmp_path)
     src = tmp_path / "src"
     src.mkdir()
     (src / "conf.py").write_text(
-        "extensions = ['myst_nb', 'codebase.sphinxext']\n"
+        "extensions = ['myst_nb', 'booktools.sphinxext']\n"
         "nb_execution_mode = 'cache'\nnb_execution_raise_on_error = False\n"
         "book_execution_workers = 2\nexclude_patterns = ['_build']\n")
     (src / "index.md").write_text("# Book\n\n```{toctree}\none\ntwo\nbroken\n```\n")

@@ -1,7 +1,7 @@
 """The book's own solutions pass the graders of ``codebase.checks``.
 
 For every label of :data:`codebase.checks.EXERCISES`, the exercise is looked up in its
-chapter (with ``codebase.course.load_page``, the parser the editions use), the function
+chapter (with ``booktools.course.load_page``, the parser the editions use), the function
 that the registry's signature names is taken from the exercise's solution and run through
 the check, which must pass. The function comes from the ```` ```python ```` blocks of the
 solution's text if one of them defines it (these are self-contained), otherwise from the
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from codebase import course
+from booktools import course
 from codebase.checks import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import pytest
 from myst_nb.core.read import read_myst_markdown_notebook
 
-from codebase.sphinxext import _drop_duplicate_scripts, notebook_to_myst
+from booktools import sphinxext as sphinxext_module
+from booktools.sphinxext import _drop_duplicate_scripts, notebook_to_myst
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -55,7 +56,7 @@ def test_each_script_is_kept_once_in_its_first_position():
 def test_pybtex_plugins_are_looked_up_in_the_entry_points_once(monkeypatch):
     import pybtex.plugin as plugin
 
-    from codebase import sphinxext
+    from booktools import sphinxext
 
     sphinxext._cache_pybtex_plugin_lookups()
     sphinxext._cache_pybtex_plugin_lookups()  # a second setup() does not wrap it twice
@@ -77,3 +78,22 @@ def test_pybtex_plugins_are_looked_up_in_the_entry_points_once(monkeypatch):
     assert plugin.find_plugin("pybtex.backends", "mine") is Runtime
     monkeypatch.setitem(plugin._RUNTIME_PLUGINS, "pybtex.backends", {"mine": first})
     assert plugin.find_plugin("pybtex.backends", "mine") is first  # runtime plugins are never cached
+
+
+def test_mathjax_is_copied_into_the_built_site(tmp_path):
+    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    sphinxext_module._copy(app, None)
+    loader = tmp_path / "_static" / "mathjax" / "tex-chtml.js"
+    assert loader.is_file() and loader.stat().st_size > 100_000
+    assert (tmp_path / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    config = SimpleNamespace(mathjax_path=None, html_context={"kept": 1})
+    sphinxext_module._configure(app, config)
+    assert config.mathjax_path == "mathjax/tex-chtml.js"
+    # the theme's colour mode is set, so a reader's console shows no "invalid theme mode"
+    assert config.html_context == {"kept": 1, "default_mode": "auto"}
+
+
+def test_mathjax_is_not_copied_after_a_failed_build(tmp_path):
+    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    sphinxext_module._copy(app, RuntimeError("build failed"))
+    assert not (tmp_path / "_static").exists()

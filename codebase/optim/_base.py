@@ -11,52 +11,18 @@ defines three small methods:
 
 ``BaseOptimizer.step`` runs the closure, skips parameters whose ``.grad`` is
 ``None``, negates the gradient when ``maximize=True`` and calls ``_update``
-under ``torch.no_grad()``.
+under ``torch.no_grad()``. A parameter's state is stored once a rule has put
+something in it, so that ``state_dict()`` holds the same entries as torch's.
+Each subclass lists in ``_TORCH_FLAG_DEFAULTS`` the flags that torch fills in
+when loading an old state dict.
 """
 from __future__ import annotations
 
 import torch
 
-from .._checks import check_flag, check_real
+from .._checks import check_flag
 
-__all__ = ["BaseOptimizer", "check_number", "check_nonnegative", "check_interval", "check_flag", "new_step"]
-
-
-def check_number(name, value):
-    """Return ``value`` as a float after checking that it is a real number and not NaN.
-
-    Strings, ``None``, bools and tensors raise ``TypeError`` naming ``name``.
-    """
-    if isinstance(value, torch.Tensor):
-        raise TypeError(
-            f"{name} must be a Python number, got a tensor ({value!r}); tensor "
-            "hyperparameters serve torch.optim's capturable and fused paths, "
-            f"which this from-scratch version does not implement: pass float({name})"
-        )
-    return check_real(name, value)
-
-
-def check_nonnegative(name, value, label):
-    """Return ``value`` as a float after checking that it is a real number ``>= 0``.
-
-    ``label`` is the words ``torch.optim`` uses in its message, so that
-    ``check_nonnegative("lr", -1.0, "learning rate")`` raises
-    ``ValueError("Invalid learning rate: -1.0 (lr must be >= 0)")``.
-    A non-number (a string, ``None``, a bool, a tensor) raises ``TypeError``.
-    """
-    value = check_number(name, value)
-    if value < 0:
-        raise ValueError(f"Invalid {label}: {value} ({name} must be >= 0)")
-    return value
-
-
-def check_interval(name, value, label, *, high, high_open):
-    """Return ``value`` as a float after checking that it lies in ``[0, high]`` (or ``[0, high)``)."""
-    value = check_number(name, value)
-    if value < 0 or value > high or (high_open and value == high):
-        interval = f"[0, {high:g})" if high_open else f"[0, {high:g}]"
-        raise ValueError(f"Invalid {label}: {value} ({name} must be in {interval})")
-    return value
+__all__ = ["BaseOptimizer", "new_step"]
 
 
 def new_step():
@@ -158,28 +124,27 @@ class BaseOptimizer(torch.optim.Optimizer):
     def _init_state(self, p, state, group):
         """Create the state of ``p`` (nothing by default)."""
 
+    #: The flags that torch's ``__setstate__`` fills in when a state dict saved by an older
+    #: version lacks them, with torch's fixed values (not this optimizer's constructor arguments:
+    #: an old checkpoint loaded into ``SGD(..., maximize=True)`` still descends, as in torch).
+    _TORCH_FLAG_DEFAULTS = {"maximize": False, "foreach": None, "differentiable": False}
+
     def __setstate__(self, state):
-        """Restore from a pickle or ``load_state_dict``; fill in keys that older state dicts lack."""
+        """Restore from a pickle or ``load_state_dict``; fill in the flags that older state dicts lack."""
         super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in self.defaults.items():
+        for index, group in enumerate(self.param_groups):
+            for key, value in self._TORCH_FLAG_DEFAULTS.items():
                 group.setdefault(key, value)
+            missing = sorted(set(self.defaults) - set(group))
+            if missing:
+                raise ValueError(f"parameter group {index} of the state dict lacks {missing}: was it saved by "
+                                 f"another optimizer than {type(self).__name__}?")
         for param_state in self.state.values():
             step = param_state.get("step")
             if step is not None and not torch.is_tensor(step):
                 param_state["step"] = new_step() + float(step)
 
     # -- the step -------------------------------------------------------------
-
-    def _gradient(self, p, group):
-        """The gradient used at this step: ``-p.grad`` when maximizing."""
-        g = p.grad
-        if g.is_sparse:
-            raise RuntimeError(
-                f"{type(self).__name__} does not support sparse gradients; "
-                f"use torch.optim.{type(self).__name__} (or torch.optim.SparseAdam)"
-            )
-        return -g if group["maximize"] else g
 
     def _update(self, p, g, state, group):
         """Apply the update rule to ``p`` with gradient ``g``; subclasses define it."""
@@ -201,7 +166,7 @@ class BaseOptimizer(torch.optim.Optimizer):
                 loss = closure()
         # The loop runs once per parameter tensor at every step: for a network of many small
         # tensors its Python overhead is a visible part of the step, so it avoids method calls
-        # and repeated lookups (it does what ``_gradient`` does, inline).
+        # and repeated lookups.
         all_state, init_state, update = self.state, self._init_state, self._update
         for group in self.param_groups:
             maximize = group["maximize"]
@@ -210,9 +175,15 @@ class BaseOptimizer(torch.optim.Optimizer):
                 if g is None:
                     continue
                 if g.is_sparse:
-                    self._gradient(p, group)  # raises the error for sparse gradients
-                state = all_state[p]
-                if not state:
+                    name = type(self).__name__
+                    raise RuntimeError(f"{name} does not support sparse gradients; "
+                                       f"use torch.optim.{name} (or torch.optim.SparseAdam)")
+                state = all_state.get(p)
+                new = not state
+                if new:
+                    state = {}
                     init_state(p, state, group)
                 update(p, -g if maximize else g, state, group)
+                if new and state:  # like torch, a rule that keeps nothing (SGD without momentum) stores no entry
+                    all_state[p] = state
         return loss

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ._base import BaseOptimizer, check_interval, check_nonnegative, new_step
+from .._checks import check_interval, check_nonnegative
+from ._base import BaseOptimizer, new_step
 
 __all__ = ["adadelta_update", "Adadelta"]
 
@@ -75,6 +76,8 @@ class Adadelta(BaseOptimizer):
     The state of each parameter, created at its first step, is ``step``,
     ``square_avg`` (``v``) and ``acc_delta`` (``u``).
     """
+
+    _TORCH_FLAG_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
                  capturable=False, maximize=False, differentiable=False):

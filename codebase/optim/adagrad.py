@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ._base import BaseOptimizer, check_nonnegative, new_step
+from .._checks import check_nonnegative
+from ._base import BaseOptimizer, new_step
 
 __all__ = ["adagrad_update", "Adagrad"]
 
@@ -73,6 +74,8 @@ class Adagrad(BaseOptimizer):
     ``state["sum"]`` is the book's ``s_t``. Sparse gradients (which torch
     accepts) are rejected.
     """
+
+    _TORCH_FLAG_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):

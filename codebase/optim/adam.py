@@ -5,9 +5,10 @@ import math
 
 import torch
 
-from ._base import BaseOptimizer, check_flag, check_interval, check_nonnegative, new_step
+from .._checks import check_flag, check_interval, check_nonnegative
+from ._base import BaseOptimizer, new_step
 
-__all__ = ["adam_update", "Adam"]
+__all__ = ["adam_update", "adamw_update", "Adam"]
 
 
 def adam_update(theta, g, m, v, t, *, lr, beta1, beta2, eps, weight_decay=0.0, v_max=None):
@@ -63,6 +64,34 @@ def adam_update(theta, g, m, v, t, *, lr, beta1, beta2, eps, weight_decay=0.0, v
     theta.addcdiv_(m, denom, value=-lr / bias1)        # theta_t = theta_{t-1} - lr m_hat_t / denom
 
 
+def adamw_update(theta, g, m, v, t, *, lr, beta1, beta2, eps, weight_decay, v_max=None):
+    """One AdamW step on ``theta`` and its moments, in place.
+
+    The parameters first shrink towards zero, then take Adam's step computed
+    from the bare gradient, so the decay never enters ``m`` or ``v`` and is
+    not divided by ``sqrt(v_hat)``::
+
+        theta'    = theta_{t-1} - lr * lambda * theta_{t-1}     (decoupled weight decay)
+        m_t       = beta1 * m_{t-1} + (1 - beta1) * g_t
+        v_t       = beta2 * v_{t-1} + (1 - beta2) * g_t^2
+        m_hat_t   = m_t / (1 - beta1^t)
+        v_hat_t   = v_t / (1 - beta2^t)
+        theta_t   = theta' - lr * m_hat_t / (sqrt(v_hat_t) + eps)
+
+    Here ``lambda = weight_decay`` multiplies ``lr``, as in ``torch.optim.AdamW``;
+    Loshchilov & Hutter write the decay with its own schedule multiplier instead.
+
+    Parameters
+    ----------
+    theta, g, m, v, t, lr, beta1, beta2, eps, v_max
+        As in ``adam_update``.
+    weight_decay : float
+        The decay coefficient lambda.
+    """
+    theta.mul_(1 - lr * weight_decay)      # theta' = theta_{t-1} - lr lambda theta_{t-1}
+    adam_update(theta, g, m, v, t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, v_max=v_max)
+
+
 def check_betas(betas):
     """Return ``betas`` after checking that it is a pair ``(beta1, beta2)`` of numbers in ``[0, 1)``."""
     if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)):
@@ -111,6 +140,9 @@ class Adam(BaseOptimizer):
     ``max_exp_avg_sq`` (``v_max``).
     """
 
+    _TORCH_FLAG_DEFAULTS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+                           "differentiable": False, "decoupled_weight_decay": False, "fused": None}
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
@@ -140,10 +172,7 @@ class Adam(BaseOptimizer):
     def _update(self, p, g, state, group):
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
-        if group["decoupled_weight_decay"]:
-            p.mul_(1 - group["lr"] * weight_decay)   # AdamW: theta <- theta - lr lambda theta (see adamw.py)
-            weight_decay = 0.0
-        adam_update(p, g, state["exp_avg"], state["exp_avg_sq"], state["step"].item(), lr=group["lr"],
-                    beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=weight_decay,
-                    v_max=state["max_exp_avg_sq"] if group["amsgrad"] else None)
+        rule = adamw_update if group["decoupled_weight_decay"] else adam_update   # AdamW or Adam (with L2)
+        rule(p, g, state["exp_avg"], state["exp_avg_sq"], state["step"].item(), lr=group["lr"],
+             beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+             v_max=state["max_exp_avg_sq"] if group["amsgrad"] else None)

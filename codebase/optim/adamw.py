@@ -1,37 +1,14 @@
-"""AdamW: Adam with the weight decay taken out of the adaptive step."""
+"""AdamW: Adam with the weight decay taken out of the adaptive step.
+
+The rule, ``adamw_update``, sits beside ``adam_update`` in :mod:`codebase.optim.adam`,
+and ``Adam(..., decoupled_weight_decay=True)`` applies it; ``AdamW`` only changes the
+defaults, as ``torch.optim.AdamW`` does.
+"""
 from __future__ import annotations
 
-from .adam import Adam, adam_update
+from .adam import Adam, adamw_update
 
 __all__ = ["adamw_update", "AdamW"]
-
-
-def adamw_update(theta, g, m, v, t, *, lr, beta1, beta2, eps, weight_decay, v_max=None):
-    """One AdamW step on ``theta`` and its moments, in place.
-
-    The parameters first shrink towards zero, then take Adam's step computed
-    from the bare gradient, so the decay never enters ``m`` or ``v`` and is
-    not divided by ``sqrt(v_hat)``::
-
-        theta'    = theta_{t-1} - lr * lambda * theta_{t-1}     (decoupled weight decay)
-        m_t       = beta1 * m_{t-1} + (1 - beta1) * g_t
-        v_t       = beta2 * v_{t-1} + (1 - beta2) * g_t^2
-        m_hat_t   = m_t / (1 - beta1^t)
-        v_hat_t   = v_t / (1 - beta2^t)
-        theta_t   = theta' - lr * m_hat_t / (sqrt(v_hat_t) + eps)
-
-    Here ``lambda = weight_decay`` multiplies ``lr``, as in ``torch.optim.AdamW``;
-    Loshchilov & Hutter write the decay with its own schedule multiplier instead.
-
-    Parameters
-    ----------
-    theta, g, m, v, t, lr, beta1, beta2, eps, v_max
-        As in ``adam_update``.
-    weight_decay : float
-        The decay coefficient lambda.
-    """
-    theta.mul_(1 - lr * weight_decay)      # theta' = theta_{t-1} - lr lambda theta_{t-1}
-    adam_update(theta, g, m, v, t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, v_max=v_max)
 
 
 class AdamW(Adam):
@@ -76,9 +53,8 @@ class AdamW(Adam):
                          foreach=foreach, maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
 
-    def _update(self, p, g, state, group):
-        state["step"] += 1
-        beta1, beta2 = group["betas"]
-        adamw_update(p, g, state["exp_avg"], state["exp_avg_sq"], state["step"].item(), lr=group["lr"],
-                     beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                     v_max=state["max_exp_avg_sq"] if group["amsgrad"] else None)
+    def __setstate__(self, state):
+        """Restore from a pickle or ``load_state_dict``; the decay stays decoupled, as in torch."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ._base import BaseOptimizer, check_flag, check_nonnegative, new_step
+from .._checks import check_flag, check_nonnegative
+from ._base import BaseOptimizer, new_step
 
 __all__ = ["rmsprop_update", "RMSprop"]
 
@@ -96,6 +97,9 @@ class RMSprop(BaseOptimizer):
     ``momentum > 0`` and ``grad_avg`` (``g_bar``) when ``centered``. As in
     torch, ``eps`` is added after the square root (TensorFlow adds it inside).
     """
+
+    _TORCH_FLAG_DEFAULTS = {"momentum": 0, "centered": False, "foreach": None, "maximize": False,
+                           "differentiable": False, "capturable": False}
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
                  centered=False, capturable=False, foreach=None, maximize=False, differentiable=False):

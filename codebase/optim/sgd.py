@@ -1,7 +1,8 @@
 """Stochastic gradient descent, with heavy-ball (Polyak) or Nesterov momentum."""
 from __future__ import annotations
 
-from ._base import BaseOptimizer, check_flag, check_nonnegative, check_number
+from .._checks import check_flag, check_nonnegative, check_number
+from ._base import BaseOptimizer
 
 __all__ = ["sgd_update", "SGD"]
 
@@ -96,6 +97,8 @@ class SGD(BaseOptimizer):
     first step and only when ``momentum != 0``. Sparse gradients (which torch
     accepts) are rejected.
     """
+
+    _TORCH_FLAG_DEFAULTS = {"nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False}
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):

@@ -1,4 +1,4 @@
-"""Execute the book's notebooks in parallel, before Sphinx reads them (part of :mod:`codebase.sphinxext`).
+"""Execute the book's notebooks in parallel, before Sphinx reads them (part of :mod:`booktools.sphinxext`).
 
 myst-nb executes a notebook when Sphinx reads it, and Sphinx reads one page at a
 time (its parallel mode is not available: ``sphinx_multitoc_numbering`` is not
@@ -25,6 +25,7 @@ the cache; myst-nb then executes it itself and reports the error as it always do
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import time
@@ -41,7 +42,7 @@ def source_key(root: Path | str | None = None) -> str:
     That is the source of ``codebase`` (every ``.py`` file of the package) and, when
     ``root`` is given and holds one, the ``requirements.txt`` that pins the environment.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(importlib.util.find_spec("codebase").origin).resolve().parent
     digest = hashlib.sha256()
     files = sorted(package.rglob("*.py"))
     if root is not None and (Path(root) / "requirements.txt").is_file():
@@ -193,7 +194,7 @@ def stop_on_failure(app, exception) -> None:
 
 
 def setup(app) -> None:
-    """Register the configuration value and the event handlers (called by :mod:`codebase.sphinxext`)."""
+    """Register the configuration value and the event handlers (called by :mod:`booktools.sphinxext`)."""
     app.add_config_value("book_execution_workers", 0, "", int)
     app.connect("config-inited", configure)
     app.connect("env-before-read-docs", execute_before_reading)

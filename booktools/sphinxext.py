@@ -1,5 +1,5 @@
 """Sphinx extension for the book: serve MathJax 3 from the built site itself, so math renders with no network,
-and keep the reader's browser console free of errors. It also loads :mod:`codebase.execution`, which
+and keep the reader's browser console free of errors. It also loads :mod:`booktools.execution`, which
 executes the notebooks in parallel before Sphinx reads them, and caches pybtex's plugin lookups.
 
 MathJax comes from the PyPI package ``django-static-mathjax`` (pinned in

@@ -1,0 +1,76 @@
+"""The command line: ``python -m booktools.course ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .audit import audit
+from .editions import build_edition
+from .instructors import generated_blocks, page_with_blocks
+from .nbgrader import export_assignment, grade_assignment
+from .pages import ROOT
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m booktools.course", description="Editions, course packs and nbgrader assignments of the book.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for edition in ("student", "instructor"):
+        cmd = sub.add_parser(f"{edition}-edition", help=f"build the {edition} edition")
+        cmd.add_argument("--pack", help="a course pack (chapters/courses/*.yml)")
+        cmd.add_argument("--out", help="output folder (default: _build/editions/EDITION or _build/courses/PACK/EDITION)")
+        cmd.add_argument("--no-build", action="store_true", help="write the sources only")
+    cmd = sub.add_parser("build", help="build an edition (default: student) of the book or of a pack")
+    cmd.add_argument("--edition", choices=("student", "instructor"), default="student")
+    cmd.add_argument("--pack")
+    cmd.add_argument("--out")
+    cmd.add_argument("--no-build", action="store_true")
+    cmd = sub.add_parser("export-assignment", help="write an nbgrader assignment for exercises")
+    cmd.add_argument("labels", nargs="+", help="exercise labels (see codebase.checks.EXERCISES)")
+    cmd.add_argument("--name", required=True)
+    cmd.add_argument("--out")
+    cmd.add_argument("--solutions", help="Python file with reference functions (named as in the signatures)")
+    cmd = sub.add_parser("grade", help="autograde the submissions of an exported assignment")
+    cmd.add_argument("course")
+    cmd.add_argument("--name", required=True)
+    cmd = sub.add_parser("audit", help="check that a student build holds no solution")
+    cmd.add_argument("site")
+    cmd = sub.add_parser("exercise-table", help="print (or --write into chapters/instructors.md) the "
+                         "exercise table and the course schedules")
+    cmd.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    if args.command.endswith("-edition") or args.command == "build":
+        edition = getattr(args, "edition", None) or args.command.split("-")[0]
+        out = build_edition(edition, pack=args.pack, out=args.out, build=not args.no_build)
+        where = out if args.no_build else out / "_build" / "html" / "index.html"
+        print(f"{edition} edition: {where} ({time.perf_counter() - start:.1f} s)")
+    elif args.command == "export-assignment":
+        out = export_assignment(args.labels, args.name, args.out, solutions=args.solutions)
+        print(f"instructor notebook: {out / 'source' / args.name}\n"
+              f"student notebook: {out / 'release' / args.name} ({time.perf_counter() - start:.1f} s)")
+    elif args.command == "grade":
+        for student, (score, top) in sorted(grade_assignment(args.course, args.name).items()):
+            print(f"{student}: {score:g} / {top:g}")
+    elif args.command == "audit":
+        report = audit(args.site)
+        for path, text in report.leaks:
+            print(f"LEAK {path}: ... {text} ...")
+        for term in report.search_terms:
+            print(f"LEAK searchindex term: {term}")
+        print(f"{report.files_scanned} files scanned: "
+              + ("no solution found" if report.clean else "solutions found"))
+        return 0 if report.clean else 1
+    elif args.command == "exercise-table":
+        blocks = generated_blocks()
+        if args.write:
+            page = ROOT / "chapters" / "instructors.md"
+            page.write_text(page_with_blocks(page.read_text(encoding="utf-8"), blocks), encoding="utf-8")
+            print(f"wrote {', '.join(blocks)} to {page}")
+        else:
+            print("\n\n".join(blocks.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
