@@ -22,17 +22,21 @@ def _describe_range(low, high, low_open, high_open):
     return " and ".join(parts)
 
 
-def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
+def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False, finite=True):
     """Return ``value`` as a float after checking that it is a finite real number in range.
 
     ``low``/``high`` are bounds (``None`` for none); ``low_open``/``high_open`` make them strict.
-    Booleans are rejected: ``lr=True`` is almost certainly a mistake.
+    Booleans are rejected: ``lr=True`` is almost certainly a mistake. Infinity is rejected
+    unless ``finite=False`` (for the few arguments where it has a meaning, such as a norm's
+    order or a clipping threshold that clips nothing).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
     if math.isnan(value):
         raise ValueError(f"{name} must not be NaN")
+    if finite and math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and (value >= high if high_open else value > high)
     if bad_low or bad_high:
@@ -83,7 +87,9 @@ def check_generator(name, value):
 def check_number(name, value):
     """Return ``value`` as a float after checking that it is a real number and not NaN (an optimizer's hyperparameter).
 
-    Strings, ``None``, bools and tensors raise ``TypeError`` naming ``name``.
+    Strings, ``None``, bools and tensors raise ``TypeError`` naming ``name``. Infinity passes
+    here, so that a value torch rejects gets torch's message; ``BaseOptimizer`` then refuses
+    every infinite hyperparameter of a group.
     """
     import torch
 
@@ -93,7 +99,7 @@ def check_number(name, value):
             "hyperparameters serve torch.optim's capturable and fused paths, "
             f"which this from-scratch version does not implement: pass float({name})"
         )
-    return check_real(name, value)
+    return check_real(name, value, finite=False)
 
 
 def check_nonnegative(name, value, label):

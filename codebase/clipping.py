@@ -53,7 +53,7 @@ def _norm_type(norm_type) -> float:
             raise ValueError("norm_type must be a number > 0 or 'inf', "
                              f"got {norm_type!r}")
         return float("inf")
-    return check_real("norm_type", norm_type, low=0, low_open=True)
+    return check_real("norm_type", norm_type, low=0, low_open=True, finite=False)
 
 
 def _check_foreach(foreach):
@@ -100,7 +100,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         gradient).
     """
     grads = _gradients(parameters)
-    max_norm = check_real("max_norm", max_norm, low=0)
+    max_norm = check_real("max_norm", max_norm, low=0, finite=False)
     p = _norm_type(norm_type)
     check_flag("error_if_nonfinite", error_if_nonfinite)
     _check_foreach(foreach)
@@ -136,7 +136,7 @@ def clip_grad_value_(parameters, clip_value: float,
     compatibility with torch and ignored. Returns ``None``, like torch.
     """
     grads = _gradients(parameters)
-    c = check_real("clip_value", clip_value, low=0)
+    c = check_real("clip_value", clip_value, low=0, finite=False)
     _check_foreach(foreach)
     for g in grads:
         g.clamp_(min=-c, max=c)

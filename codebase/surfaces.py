@@ -321,7 +321,7 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
     check_callable("make_optimizer", make_optimizer)
     steps = check_int("steps", steps, low=0)
     check_choice("grad", grad, ("analytic", "autograd"))
-    diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True)
+    diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True, finite=False)
     point = torch.nn.Parameter(_start_point(surface, start))
     optimizer = make_optimizer([point])
     if not callable(getattr(optimizer, "step", None)):

@@ -2,7 +2,7 @@
 
 For every hyperparameter that torch checks, a generated value is rejected by our
 class if and only if it is rejected by torch's, with a ValueError whose message
-starts with torch's. Where we are deliberately stricter (NaN, bools, tensors,
+starts with torch's. Where we are deliberately stricter (NaN, infinity, bools, tensors,
 non-bool flags, checks on every parameter group) the tests say so.
 """
 import inspect
@@ -59,10 +59,18 @@ def outcome(make):
     return None
 
 
+def _numbers(kwargs):
+    for value in kwargs.values():
+        yield from (value if isinstance(value, tuple) else (value,))
+
+
 def assert_same_verdict(name, kwargs):
     mine = outcome(lambda: getattr(ours, name)(params(), **kwargs))
     theirs = outcome(lambda: getattr(torch.optim, name)(params(), **kwargs))
-    if theirs is None:
+    if theirs is None and any(isinstance(v, float) and math.isinf(v) for v in _numbers(kwargs)):
+        # deliberately stricter: lr=inf turns every weight into inf or nan at the first step
+        assert isinstance(mine, ValueError) and "must be finite" in str(mine), (kwargs, mine)
+    elif theirs is None:
         assert mine is None, f"torch accepts {kwargs} but we raise {mine!r}"
     else:
         assert isinstance(theirs, ValueError), theirs

@@ -18,6 +18,8 @@ when loading an old state dict.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .._checks import check_flag
@@ -55,6 +57,9 @@ def _undecorated(method):
 
 
 _TORCH_ADD_PARAM_GROUP = _undecorated(torch.optim.Optimizer.add_param_group)
+# Group keys that torch or its schedulers write besides the hyperparameters.
+_TORCH_GROUP_KEYS = {"params", "param_names", "initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum",
+                     "name"}
 _TORCH_ZERO_GRAD = _undecorated(torch.optim.Optimizer.zero_grad)
 
 
@@ -94,17 +99,39 @@ class BaseOptimizer(torch.optim.Optimizer):
                     f"use torch.optim.{cls.__name__} for the {name} implementation"
                 )
         check_flag("maximize", group["maximize"])
+        for key, value in group.items():  # after the subclass's checks, which give torch's messages
+            numbers = value if isinstance(value, (tuple, list)) and key != "params" else (value,)
+            if key != "params" and any(isinstance(v, float) and math.isinf(v) for v in numbers):
+                raise ValueError(f"Invalid {key}: {value} ({key} must be finite; torch accepts it, "
+                                 f"and the first step turns the parameters into inf or nan)")
+
+    def _check_keys(self, param_group):
+        """Refuse a group key that looks like a misspelled hyperparameter (``lrr`` for ``lr``).
+
+        Other extra keys (a ``name`` for the group, say) are kept, as torch keeps them.
+        """
+        import difflib
+
+        for key in param_group:
+            if key in self.defaults or key in _TORCH_GROUP_KEYS or not isinstance(key, str):
+                continue
+            close = difflib.get_close_matches(key, list(self.defaults), n=1, cutoff=0.6)
+            if close:
+                raise ValueError(f"{type(self).__name__} has no hyperparameter {key!r}; did you mean "
+                                 f"{close[0]!r}? (a misspelled key would be ignored and the default used)")
 
     def add_param_group(self, param_group):
         """Add a parameter group after checking its hyperparameters (see ``torch.optim.Optimizer``)."""
         if isinstance(param_group, dict):
+            self._check_keys(param_group)
             self._check_group({**self.defaults, **param_group})
             params = param_group["params"]
             if isinstance(params, torch.Tensor):
                 params = [params]
             elif not isinstance(params, set):  # torch rejects sets (their order is arbitrary)
                 params = list(params)
-            for p in params:
+            seen = set()
+            for index, p in enumerate(params):
                 if isinstance(p, tuple) and len(p) == 2:  # (name, tensor) from named_parameters()
                     p = p[1]
                 if isinstance(p, torch.Tensor) and p.is_complex():
@@ -112,8 +139,30 @@ class BaseOptimizer(torch.optim.Optimizer):
                         f"{type(self).__name__} does not support complex parameters; "
                         f"use torch.optim.{type(self).__name__}"
                     )
+                if isinstance(p, torch.Tensor):
+                    if id(p) in seen:  # torch only warns, then updates the tensor twice per step
+                        raise ValueError(f"params holds the same tensor twice (again at index {index}): "
+                                         f"it would be updated twice at every step")
+                    seen.add(id(p))
             param_group = {**param_group, "params": params}
         _TORCH_ADD_PARAM_GROUP(self, param_group)
+
+    def _recheck(self):
+        """Check again the hyperparameters of every group that changed since it was last checked.
+
+        A scheduler, or a user, may write ``param_groups[i]["lr"]`` between steps; a negative
+        or infinite value written there would otherwise be used as it is. Unchanged groups cost
+        one tuple comparison each.
+        """
+        checked = self.__dict__.setdefault("_checked", {})
+        for index, group in enumerate(self.param_groups):
+            values = tuple(value for key, value in group.items() if key != "params")
+            if checked.get(index) != values:
+                try:
+                    self._check_group(group)
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"param_groups[{index}] was changed after construction: {error}") from None
+                checked[index] = values
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (see ``torch.optim.Optimizer.zero_grad``)."""
@@ -167,6 +216,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         # The loop runs once per parameter tensor at every step: for a network of many small
         # tensors its Python overhead is a visible part of the step, so it avoids method calls
         # and repeated lookups.
+        self._recheck()
         all_state, init_state, update = self.state, self._init_state, self._update
         for group in self.param_groups:
             maximize = group["maximize"]
