@@ -11,8 +11,8 @@ import torch
 from ._checks import check_callable, check_flag, check_generator, check_int, check_real
 
 __all__ = [
-    "sigmoid", "tanh", "relu", "leaky_relu", "prelu",
-    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "Maxout",
+    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu", "silu",
+    "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "GELU", "SiLU", "Maxout",
     "ACTIVATIONS", "mlp", "dropout", "Dropout",
 ]
 
@@ -101,6 +101,54 @@ class _PReLU(torch.autograd.Function):
         return grad_x, grad_w
 
 
+class _ELU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        # x for x > 0 and alpha (e^x - 1) otherwise; expm1 keeps small |x| accurate
+        y = torch.where(x > 0, x, alpha * torch.expm1(torch.clamp(x, max=0)))
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        # derivative 1 for x > 0 and alpha e^x for x <= 0 (at the kink, alpha, as in PyTorch)
+        return torch.where(x > 0, grad, grad * ctx.alpha * torch.exp(torch.clamp(x, max=0))), None
+
+
+_SQRT_HALF = 0.7071067811865476  # 1/√2
+_INV_SQRT_2PI = 0.3989422804014327  # 1/√(2π)
+
+
+class _GELU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * 0.5 * (1 + torch.erf(x * _SQRT_HALF))  # x Φ(x), Φ the standard normal CDF
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        cdf = 0.5 * (1 + torch.erf(x * _SQRT_HALF))  # Φ(x)
+        pdf = _INV_SQRT_2PI * torch.exp(-0.5 * x * x)  # φ(x)
+        return grad * (cdf + x * pdf)  # (x Φ(x))' = Φ(x) + x φ(x)
+
+
+class _SiLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        z = torch.exp(-x.abs())  # σ(x) without overflow, as in _Sigmoid
+        s = torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, s = ctx.saved_tensors
+        return grad * s * (1 + x * (1 - s))  # (x σ(x))' = σ(x) (1 + x (1 - σ(x)))
+
+
 def _channel_view(weight, x):
     """``weight`` shaped to broadcast along the channel dimension 1 of ``x``."""
     if weight.numel() == 1:
@@ -150,6 +198,37 @@ def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     :math:`a`.
     """
     return _PReLU.apply(_check_tensor("x", x), _check_tensor("weight", weight))
+
+
+def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Exponential linear unit (Clevert et al., 2016): :math:`x` for :math:`x > 0` and
+    :math:`\\alpha (e^{x} - 1)` otherwise, with derivative 1 or :math:`\\alpha e^{x}`.
+
+    Its negative side saturates smoothly at :math:`-\\alpha`, so the mean activation is closer
+    to 0 than a ReLU's. ``alpha`` must be positive.
+    """
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    return _ELU.apply(_check_tensor("x", x), alpha)
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """Gaussian error linear unit (Hendrycks & Gimpel, 2016): :math:`x\\,\\Phi(x)`, with
+    :math:`\\Phi` the standard normal CDF (the exact form, ``approximate='none'`` in PyTorch).
+
+    Its derivative is :math:`\\Phi(x) + x\\,\\varphi(x)`, with :math:`\\varphi` the normal
+    density: about 1 for large :math:`x`, 1/2 at 0, and slightly negative for
+    :math:`x < -0.75`, where the function dips below 0 (minimum about :math:`-0.17`).
+    """
+    return _GELU.apply(_check_tensor("x", x))
+
+
+def silu(x: torch.Tensor) -> torch.Tensor:
+    """Sigmoid-weighted linear unit, also called Swish (Elfwing et al., 2018; Ramachandran
+    et al., 2017): :math:`x\\,\\sigma(x)`, with derivative
+    :math:`\\sigma(x)\\bigl(1 + x(1 - \\sigma(x))\\bigr)`; like GELU it dips slightly below 0
+    (minimum about :math:`-0.28`) and tends to :math:`x` for large :math:`x`.
+    """
+    return _SiLU.apply(_check_tensor("x", x))
 
 
 class Sigmoid(torch.nn.Module):
@@ -202,6 +281,34 @@ class PReLU(torch.nn.Module):
 
     def extra_repr(self):
         return f"num_parameters={self.weight.numel()}"
+
+
+class ELU(torch.nn.Module):
+    """Module form of :func:`elu`."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+
+    def forward(self, x):
+        return elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class GELU(torch.nn.Module):
+    """Module form of :func:`gelu`."""
+
+    def forward(self, x):
+        return gelu(x)
+
+
+class SiLU(torch.nn.Module):
+    """Module form of :func:`silu`."""
+
+    def forward(self, x):
+        return silu(x)
 
 
 class Maxout(torch.nn.Module):
@@ -264,6 +371,9 @@ ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
     "prelu": PReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "silu": SiLU,
     "maxout": Maxout,
     "identity": torch.nn.Identity,
 }

@@ -21,6 +21,10 @@ PAIRS = {
                        functools.partial(F.leaky_relu, negative_slope=-0.5)),
     "prelu": (lambda x: N.prelu(x, torch.tensor([0.3], dtype=x.dtype)),
               lambda x: F.prelu(x, torch.tensor([0.3], dtype=x.dtype))),
+    "elu": (N.elu, F.elu),
+    "elu_0.5": (functools.partial(N.elu, alpha=0.5), functools.partial(F.elu, alpha=0.5)),
+    "gelu": (N.gelu, F.gelu),
+    "silu": (N.silu, F.silu),
 }
 
 
@@ -103,6 +107,23 @@ def test_modules_equal_functions():
     assert torch.equal(N.ReLU()(x), N.relu(x))
     assert torch.equal(N.LeakyReLU(0.3)(x), N.leaky_relu(x, 0.3))
     assert "negative_slope=0.3" in repr(N.LeakyReLU(0.3))
+    assert torch.equal(N.ELU(0.5)(x), N.elu(x, 0.5))
+    assert "alpha=0.5" in repr(N.ELU(0.5))
+    assert torch.equal(N.GELU()(x), N.gelu(x))
+    assert torch.equal(N.SiLU()(x), N.silu(x))
+
+
+def test_smooth_activations_known_values():
+    x = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64)
+    phi = 0.5 * (1 + torch.erf(x / 2 ** 0.5))
+    torch.testing.assert_close(N.gelu(x), x * phi, rtol=1e-15, atol=0)
+    torch.testing.assert_close(N.silu(x), x / (1 + torch.exp(-x)), rtol=1e-15, atol=0)
+    torch.testing.assert_close(N.elu(x, 2.0), torch.tensor([0.0, 1.0, 2 * (torch.e ** -1 - 1)],
+                                                         dtype=torch.float64), rtol=1e-15, atol=0)
+    # the slopes at 0: 1/2 for GELU and SiLU, alpha for ELU (PyTorch's choice at the kink)
+    for fn, slope in [(N.gelu, 0.5), (N.silu, 0.5), (functools.partial(N.elu, alpha=2.0), 2.0)]:
+        _, g = value_and_grad(fn, torch.zeros(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64))
+        assert g.item() == pytest.approx(slope, abs=1e-15)
 
 
 @pytest.mark.parametrize("num_parameters, shape", [(1, (8,)), (1, (4, 3, 5)), (3, (4, 3, 5, 2)), (3, (6, 3))])
@@ -187,7 +208,8 @@ def test_maxout_on_grid_gives_convex_piecewise_linear_units():
 # registry and mlp ---------------------------------------------------------------------
 
 def test_activation_registry():
-    assert set(N.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu", "prelu", "maxout", "identity"}
+    assert set(N.ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu", "silu",
+                                  "maxout", "identity"}
     x = torch.randn(3, 2)
     for name, make in N.ACTIVATIONS.items():
         if name != "maxout":
@@ -275,5 +297,15 @@ def test_activation_argument_validation():
         N.leaky_relu(torch.ones(2), "0.1")
     with pytest.raises(ValueError, match="num_parameters"):
         N.PReLU(0)
+    with pytest.raises(ValueError, match="alpha"):
+        N.elu(torch.ones(2), 0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        N.ELU(-1.0)
+    with pytest.raises(TypeError, match="alpha"):
+        N.ELU("1")
+    with pytest.raises(TypeError, match="x"):
+        N.gelu([1.0])
+    with pytest.raises(TypeError, match="x"):
+        N.silu(3.0)
     with pytest.raises(ValueError, match="pieces"):
         N.Maxout(2, 2, pieces=0)
