@@ -12,19 +12,38 @@ from .nbgrader import export_assignment, grade_assignment
 from .pages import ROOT
 
 
+# What a user can get wrong (a missing file, a folder in the way, a bad label): one line and exit status 2.
+_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, SyntaxError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m booktools.course", description="Editions, course packs and nbgrader assignments of the book.")
+    """Run one command; a user error prints one line on stderr and returns 2."""
+    try:
+        return _run(argv)
+    except _USER_ERRORS as error:
+        where = f"{error.filename}:{error.lineno}: " if isinstance(error, SyntaxError) and error.filename else ""
+        message = error.msg if isinstance(error, SyntaxError) else str(error)
+        print(f"error: {where}{message}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m booktools.course",
+                                     description="Editions, course packs and nbgrader assignments of the book.")
     sub = parser.add_subparsers(dest="command", required=True)
     for edition in ("student", "instructor"):
         cmd = sub.add_parser(f"{edition}-edition", help=f"build the {edition} edition")
         cmd.add_argument("--pack", help="a course pack (chapters/courses/*.yml)")
         cmd.add_argument("--out", help="output folder (default: _build/editions/EDITION or _build/courses/PACK/EDITION)")
         cmd.add_argument("--no-build", action="store_true", help="write the sources only")
+        cmd.add_argument("--force", action="store_true",
+                         help="replace --out even if this tool did not make it (it is deleted first)")
     cmd = sub.add_parser("build", help="build an edition (default: student) of the book or of a pack")
     cmd.add_argument("--edition", choices=("student", "instructor"), default="student")
     cmd.add_argument("--pack")
     cmd.add_argument("--out")
     cmd.add_argument("--no-build", action="store_true")
+    cmd.add_argument("--force", action="store_true")
     cmd = sub.add_parser("export-assignment", help="write an nbgrader assignment for exercises")
     cmd.add_argument("labels", nargs="+", help="exercise labels (see codebase.checks.EXERCISES)")
     cmd.add_argument("--name", required=True)
@@ -42,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if args.command.endswith("-edition") or args.command == "build":
         edition = getattr(args, "edition", None) or args.command.split("-")[0]
-        out = build_edition(edition, pack=args.pack, out=args.out, build=not args.no_build)
+        out = build_edition(edition, pack=args.pack, out=args.out, build=not args.no_build, force=args.force)
         where = out if args.no_build else out / "_build" / "html" / "index.html"
         print(f"{edition} edition: {where} ({time.perf_counter() - start:.1f} s)")
     elif args.command == "export-assignment":

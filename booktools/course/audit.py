@@ -141,8 +141,13 @@ def audit(site: Path | str, root: Path | str = ROOT, labels: set[str] | None = N
           fingerprints: Fingerprints | None = None) -> AuditReport:
     """Scan every file under ``site`` (sources, notebooks, HTML, search index, doctrees) for
     text or code that only the solutions contain. MathJax, copied verbatim from its package,
-    and binary files are skipped."""
+    and binary files are skipped. A missing folder, or one without any HTML page, is refused:
+    an audit of nothing must not pass."""
     site = Path(site)
+    if not site.is_dir():
+        raise FileNotFoundError(f"{site}: no such folder; give the folder of a built edition")
+    if not any(site.rglob("*.html")):
+        raise ValueError(f"{site} holds no HTML page: it is not a built site, so there is nothing to audit")
     prints = fingerprints or solution_fingerprints(root, labels)
     owner = {gram: label for label, grams in prints.by_label.items() for gram in grams}
     leaks, found, scanned = [], set(), 0

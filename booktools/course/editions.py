@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .instructors import _exercise_info
 from .packs import Pack, _make_rewriter, _targets, load_pack
-from .pages import INSTRUCTOR_PAGES, Page, REFERENCE_PAGES, ROOT, book_pages
+from .pages import INSTRUCTOR_PAGES, REFERENCE_PAGES, ROOT, Page, book_pages, prepare_output
 from .render import _write_page, render_page
 
 
@@ -45,13 +45,16 @@ def _jupyter_book() -> list[str]:
 
 def build_edition(edition: str = "student", *, pack: Path | str | None = None,
                   out: Path | str | None = None, root: Path | str = ROOT,
-                  build: bool = True) -> Path:
+                  build: bool = True, force: bool = False) -> Path:
     """Write the sources of an edition to ``out`` and build its site (``out/_build/html``).
 
     ``edition`` is ``"student"`` (no solutions, stubs in the notebooks) or ``"instructor"``
     (everything). With ``pack`` only the pack's chapters and exercises are kept, plus the
     notation and bibliography pages and a generated course page as the root. Nothing is
     executed: the pages show the outputs stored in the chapters. Returns ``out``.
+
+    An existing ``out`` is replaced only if this tool made it (it holds the marker file
+    ``MARKER``) or ``force=True``; anything else there is refused before anything is written.
     """
     import yaml
 
@@ -62,9 +65,7 @@ def build_edition(edition: str = "student", *, pack: Path | str | None = None,
     if out is None:
         out = root / "_build" / ("courses/" + the_pack.name if the_pack else "editions") / edition
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    prepare_output(out, force=force)
     pages = {p.name: p for p in book_pages(root)}
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     if the_pack:

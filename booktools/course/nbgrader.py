@@ -26,7 +26,7 @@ def _function_bodies(path: Path | str | None) -> dict[str, str]:
     if path is None:
         return {}
     source = Path(path).read_text(encoding="utf-8")
-    tree = ast.parse(source)
+    tree = ast.parse(source, filename=str(path))  # a syntax error names the file and the line
     lines = source.splitlines()
     bodies = {}
     for node in tree.body:
@@ -131,10 +131,15 @@ def export_assignment(labels: list[str], name: str, out: Path | str | None = Non
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"name must be letters, digits, '-' or '_', got {name!r}")
     out = Path(out) if out is not None else ROOT / "_build" / "assignments" / name
+    if solutions is not None and not Path(solutions).is_file():
+        raise FileNotFoundError(f"--solutions {solutions}: no such file")
+    notebook = assignment_notebook(labels, name, solutions)  # checks every argument before anything is written
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder; choose another --out")
     (out / "source" / name).mkdir(parents=True, exist_ok=True)
     import nbformat
 
-    nbformat.write(assignment_notebook(labels, name, solutions), out / "source" / name / f"{name}.ipynb")
+    nbformat.write(notebook, out / "source" / name / f"{name}.ipynb")
     (out / "nbgrader_config.py").write_text(
         "# Written by python -m booktools.course export-assignment\n"
         "c = get_config()\n"

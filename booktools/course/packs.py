@@ -32,18 +32,30 @@ def load_pack(path: Path | str, root: Path | str = ROOT) -> Pack:
     import yaml
 
     path, root = Path(path), Path(root)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such course pack")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "weeks" not in data or "title" not in data:
         raise ValueError(f"{path}: a course pack needs 'title' and 'weeks'")
+    if not isinstance(data["weeks"], list) or not data["weeks"]:
+        raise ValueError(f"{path}: 'weeks' must be a non-empty list of weeks")
     known = {p.name: p for p in book_pages(root)}
     chapters: dict[str, list[str] | None] = {}
-    for week in data["weeks"]:
-        for entry in week.get("chapters", []):
+    for number, week in enumerate(data["weeks"], start=1):
+        if not isinstance(week, dict) or not isinstance(week.get("chapters"), list):
+            raise ValueError(f"{path}: week {number} must be a mapping with 'week' (its title) and "
+                             f"'chapters' (a list), got {week!r}")
+        for entry in week["chapters"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("chapter"), str):
+                raise ValueError(f"{path}: week {number}: each chapter must be a mapping with 'chapter' "
+                                 f"(a chapter's file name) and 'exercises', got {entry!r}")
             name = entry["chapter"]
             page = known.get(f"chapters/{name}")
             if page is None:
                 raise ValueError(f"{path}: chapter {name!r} is not in _toc.yml")
             labels = entry.get("exercises", "all")
+            if labels != "all" and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
+                raise ValueError(f"{path}: {name}: 'exercises' must be a list of labels or 'all', got {labels!r}")
             available = [e.label for e in page.exercises()]
             if labels == "all":
                 labels = available

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,3 +233,25 @@ def book_pages(root: Path | str = ROOT) -> list[Page]:
 def book_exercises(root: Path | str = ROOT) -> list[Exercise]:
     """Every exercise of the book, in reading order."""
     return [exercise for page in book_pages(root) for exercise in page.exercises()]
+
+
+#: The file that marks a folder written by these tools, which they may therefore replace.
+MARKER = ".written-by-booktools"
+
+
+def prepare_output(out: Path, *, force: bool = False) -> None:
+    """Make ``out`` an empty folder for a tool's output, without ever deleting what the tool did not make.
+
+    An existing folder is emptied only when it holds :data:`MARKER` (a previous run made it),
+    is empty, or ``force=True``; an existing file, or a folder of something else, raises
+    ``FileExistsError`` naming it.
+    """
+    if out.exists():
+        if not out.is_dir():
+            raise FileExistsError(f"{out} exists and is not a folder; choose another --out")
+        if any(out.iterdir()) and not (out / MARKER).exists() and not force:
+            raise FileExistsError(f"{out} exists and was not made by this tool; choose another --out, "
+                                  f"or pass --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("made by python -m booktools.course; it may replace this folder\n")
