@@ -1,8 +1,9 @@
 """Learning-rate schedules as functions of the step.
 
-A *schedule* is any callable ``schedule(t) -> float`` where ``t = 0, 1, 2, ...`` counts
-optimizer steps (or epochs). The schedules here are small frozen dataclasses, so their
-hyperparameters are attributes you can print and inspect::
+A *schedule* is any callable ``s(k) -> float`` where ``k = 0, 1, 2, ...`` is the number of
+optimizer steps (or epochs) already taken, and ``s(k)`` is the learning rate
+:math:`\alpha_k` of the next step, in the book's notation. The schedules here are small
+frozen dataclasses, so their hyperparameters are attributes you can print and inspect::
 
     >>> sched = Cosine(lr=0.1, total_steps=100)
     >>> sched(0), sched(50), sched(100)
@@ -12,28 +13,31 @@ Each one gives the same learning rates as its counterpart in
 ``torch.optim.lr_scheduler`` (the tests check this), but as a closed formula instead of
 a recursive update of the optimizer's ``lr``.
 
-Two drivers connect a schedule to an optimizer (ours or ``torch.optim``'s):
+Two drivers connect a schedule to an optimizer (ours or ``torch.optim``'s), and share
+:class:`Driver`, which writes the rates into the parameter groups after checking them:
 
-- :class:`Scheduler` sets ``lr = schedule(t)`` in every parameter group; ``interval`` says
+- :class:`Scheduler` sets ``lr = s(k)`` in every parameter group; ``interval`` says
   whether the training loop calls ``.step()`` after every optimizer step (``'step'``) or
   once per epoch (``'epoch'``).
 - :class:`PlateauScheduler` asks a :class:`ReduceOnPlateau` controller for the next
-  learning rate given the validation metric, once per epoch.
+  learning rate given the validation metric, once per epoch. Its ``needs_metric`` is
+  ``True``: that attribute, not the signature of ``step``, tells a training loop to pass
+  the metric.
 """
 from __future__ import annotations
 
 import bisect
 import math
-import numbers
 from dataclasses import dataclass
 
-import torch
-
-from ._checks import check_callable, check_choice, check_int, check_real
+from ._checks import check_callable, check_int, check_real
+# The drivers (Scheduler, PlateauScheduler, ReduceOnPlateau) live in codebase.schedulers;
+# they are importable from here too, where the chapters look for them.
+from .schedulers import Driver, PlateauScheduler, ReduceOnPlateau, Scheduler
 
 __all__ = [
     "Constant", "StepDecay", "MultiStep", "Exponential", "InverseTime", "Cosine",
-    "LinearWarmup", "Sequence", "join", "values", "ReduceOnPlateau", "Scheduler",
+    "LinearWarmup", "Chain", "join", "values", "ReduceOnPlateau", "Driver", "Scheduler",
     "PlateauScheduler",
 ]
 
@@ -43,27 +47,36 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
-def _step(t):
-    return check_int("t", t, low=0)
+def _steps(k):
+    return check_int("k", k, low=0)
+
+
+def _power(lr, gamma, n, name):
+    """``lr * gamma ** n``, with a message instead of ``OverflowError`` when it has no meaning."""
+    try:
+        return lr * gamma ** n
+    except OverflowError:
+        raise ValueError(f"{name}: the rate lr * gamma**{n} = {lr!r} * {gamma!r}**{n} overflows a float; "
+                         f"a gamma above 1 grows the rate without bound") from None
 
 
 @dataclass(frozen=True)
 class Constant:
-    """The constant schedule :math:`\\eta_t = \\eta`."""
+    """The constant schedule :math:`s(k) = \\alpha`."""
 
     lr: float
 
     def __post_init__(self):
         _set(self, "lr", check_real("lr", self.lr, low=0))
 
-    def __call__(self, t: int) -> float:
-        _step(t)
+    def __call__(self, k: int) -> float:
+        _steps(k)
         return self.lr
 
 
 @dataclass(frozen=True)
 class StepDecay:
-    """Step decay :math:`\\eta_t = \\eta\\,\\gamma^{\\lfloor t / s \\rfloor}` (``s = step_size``).
+    """Step decay :math:`s(k) = \\alpha\\,\\gamma^{\\lfloor k / K \\rfloor}` (``K = step_size``).
 
     The learning rate is multiplied by ``gamma`` every ``step_size`` steps, like
     ``torch.optim.lr_scheduler.StepLR``.
@@ -78,14 +91,14 @@ class StepDecay:
         _set(self, "step_size", check_int("step_size", self.step_size, low=1))
         _set(self, "gamma", check_real("gamma", self.gamma, low=0, low_open=True))
 
-    def __call__(self, t: int) -> float:
-        return self.lr * self.gamma ** (_step(t) // self.step_size)
+    def __call__(self, k: int) -> float:
+        return _power(self.lr, self.gamma, _steps(k) // self.step_size, "StepDecay")
 
 
 @dataclass(frozen=True)
 class MultiStep:
-    """Decay at milestones: :math:`\\eta_t = \\eta\\,\\gamma^{k(t)}`, with :math:`k(t)` the
-    number of milestones :math:`\\le t`.
+    """Decay at milestones: :math:`s(k) = \\alpha\\,\\gamma^{n(k)}`, with :math:`n(k)` the
+    number of milestones :math:`\\le k`.
 
     ``milestones`` must be sorted; a repeated milestone decays twice, as in
     ``torch.optim.lr_scheduler.MultiStepLR``.
@@ -105,14 +118,14 @@ class MultiStep:
         _set(self, "milestones", milestones)
         _set(self, "gamma", check_real("gamma", self.gamma, low=0, low_open=True))
 
-    def __call__(self, t: int) -> float:
-        passed = bisect.bisect_right(self.milestones, _step(t))
-        return self.lr * self.gamma ** passed
+    def __call__(self, k: int) -> float:
+        passed = bisect.bisect_right(self.milestones, _steps(k))
+        return _power(self.lr, self.gamma, passed, "MultiStep")
 
 
 @dataclass(frozen=True)
 class Exponential:
-    """Exponential decay :math:`\\eta_t = \\eta\\,\\gamma^t`, like ``ExponentialLR``."""
+    """Exponential decay :math:`s(k) = \\alpha\\,\\gamma^k`, like ``ExponentialLR``."""
 
     lr: float
     gamma: float
@@ -121,17 +134,17 @@ class Exponential:
         _set(self, "lr", check_real("lr", self.lr, low=0))
         _set(self, "gamma", check_real("gamma", self.gamma, low=0, low_open=True))
 
-    def __call__(self, t: int) -> float:
-        return self.lr * self.gamma ** _step(t)
+    def __call__(self, k: int) -> float:
+        return _power(self.lr, self.gamma, _steps(k), "Exponential")
 
 
 @dataclass(frozen=True)
 class InverseTime:
-    """Inverse-time decay :math:`\\eta_t = \\eta / (1 + r\\,t / s)` (``r = decay_rate``,
-    ``s = decay_steps``).
+    """Inverse-time decay :math:`s(k) = \\alpha / (1 + r\\,k / K)` (``r = decay_rate``,
+    ``K = decay_steps``).
 
-    With ``decay_rate = 1`` and ``decay_steps = 1`` this is the :math:`\\eta/(1+t)` decay of
-    the Robbins-Monro conditions: :math:`\\sum_t \\eta_t = \\infty`, :math:`\\sum_t \\eta_t^2 < \\infty`.
+    With ``decay_rate = 1`` and ``decay_steps = 1`` this is the :math:`\\alpha/(1+k)` decay of
+    the Robbins-Monro conditions: :math:`\\sum_k s(k) = \\infty`, :math:`\\sum_k s(k)^2 < \\infty`.
     """
 
     lr: float
@@ -143,8 +156,8 @@ class InverseTime:
         _set(self, "decay_rate", check_real("decay_rate", self.decay_rate, low=0))
         _set(self, "decay_steps", check_int("decay_steps", self.decay_steps, low=1))
 
-    def __call__(self, t: int) -> float:
-        return self.lr / (1.0 + self.decay_rate * _step(t) / self.decay_steps)
+    def __call__(self, k: int) -> float:
+        return self.lr / (1.0 + self.decay_rate * _steps(k) / self.decay_steps)
 
 
 @dataclass(frozen=True)
@@ -152,10 +165,10 @@ class Cosine:
     """Cosine annealing (Loshchilov & Hutter, 2017) from ``lr`` down to ``min_lr``:
 
     .. math::
-        \\eta_t = \\eta_{\\min} + \\tfrac12(\\eta - \\eta_{\\min})\\bigl(1 + \\cos(\\pi t / T)\\bigr),
-        \\qquad 0 \\le t \\le T = \\text{total\\_steps}.
+        s(k) = \\alpha_{\\min} + \\tfrac12(\\alpha - \\alpha_{\\min})\\bigl(1 + \\cos(\\pi k / T)\\bigr),
+        \\qquad 0 \\le k \\le T = \\text{total\\_steps}.
 
-    For :math:`t > T` the rate stays at ``min_lr`` (as in Optax's ``cosine_decay_schedule``).
+    For :math:`k > T` the rate stays at ``min_lr`` (as in Optax's ``cosine_decay_schedule``).
     ``torch.optim.lr_scheduler.CosineAnnealingLR`` agrees on :math:`[0, T]` but afterwards
     climbs back up along the cosine (period :math:`2T`); use :func:`join` for restarts.
     """
@@ -169,9 +182,9 @@ class Cosine:
         _set(self, "total_steps", check_int("total_steps", self.total_steps, low=1))
         _set(self, "min_lr", check_real("min_lr", self.min_lr, low=0, high=self.lr))
 
-    def __call__(self, t: int) -> float:
-        t = min(_step(t), self.total_steps)
-        return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * t / self.total_steps)) / 2
+    def __call__(self, k: int) -> float:
+        k = min(_steps(k), self.total_steps)
+        return self.min_lr + (self.lr - self.min_lr) * (1 + math.cos(math.pi * k / self.total_steps)) / 2
 
 
 @dataclass(frozen=True)
@@ -179,14 +192,14 @@ class LinearWarmup:
     """Linear warm-up for ``warmup_steps`` steps, then ``schedule`` restarted from its step 0:
 
     .. math::
-        \\eta_t = \\begin{cases}
-          s(0)\\,\\bigl(f + (1 - f)\\,t / W\\bigr) & t < W \\\\
-          s(t - W) & t \\ge W
+        s_W(k) = \\begin{cases}
+          s(0)\\,\\bigl(f + (1 - f)\\,k / W\\bigr) & k < W \\\\
+          s(k - W) & k \\ge W
         \\end{cases}
 
     with :math:`s` = ``schedule``, :math:`W` = ``warmup_steps`` and :math:`f` = ``start_factor``.
     The ramp goes from ``start_factor * schedule(0)`` up to ``schedule(0)``, reached at
-    :math:`t = W`, so a decay (e.g. :class:`Cosine` over the remaining steps) starts after
+    :math:`k = W`, so a decay (e.g. :class:`Cosine` over the remaining steps) starts after
     the warm-up. This equals
     ``SequentialLR(opt, [LinearLR(opt, start_factor, total_iters=W), X], milestones=[W])``
     (torch needs ``start_factor > 0``; here 0 is allowed).
@@ -201,20 +214,20 @@ class LinearWarmup:
         _set(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps, low=0))
         _set(self, "start_factor", check_real("start_factor", self.start_factor, low=0, high=1))
 
-    def __call__(self, t: int) -> float:
-        t = _step(t)
-        if t >= self.warmup_steps:
-            return float(self.schedule(t - self.warmup_steps))
+    def __call__(self, k: int) -> float:
+        k = _steps(k)
+        if k >= self.warmup_steps:
+            return float(self.schedule(k - self.warmup_steps))
         f = self.start_factor
-        return float(self.schedule(0)) * (f + (1 - f) * t / self.warmup_steps)
+        return float(self.schedule(0)) * (f + (1 - f) * k / self.warmup_steps)
 
 
 @dataclass(frozen=True)
-class Sequence:
+class Chain:
     """Schedules joined piecewise at ``boundaries`` (like ``optax.join_schedules``).
 
-    With boundaries :math:`b_1 < \\dots < b_{k-1}` and schedules :math:`s_0, \\dots, s_{k-1}`,
-    :math:`\\eta_t = s_i(t - b_i)` for :math:`b_i \\le t < b_{i+1}` (with :math:`b_0 = 0`):
+    With boundaries :math:`b_1 < \\dots < b_{n-1}` and schedules :math:`s_0, \\dots, s_{n-1}`,
+    :math:`s(k) = s_i(k - b_i)` for :math:`b_i \\le k < b_{i+1}` (with :math:`b_0 = 0`):
     each later schedule starts its own count at 0 at its boundary. Build it with :func:`join`.
     """
 
@@ -236,229 +249,20 @@ class Sequence:
         _set(self, "schedules", schedules)
         _set(self, "boundaries", boundaries)
 
-    def __call__(self, t: int) -> float:
-        t = _step(t)
-        i = bisect.bisect_right(self.boundaries, t)
+    def __call__(self, k: int) -> float:
+        k = _steps(k)
+        i = bisect.bisect_right(self.boundaries, k)
         start = self.boundaries[i - 1] if i > 0 else 0
-        return float(self.schedules[i](t - start))
+        return float(self.schedules[i](k - start))
 
 
-def join(schedules, boundaries) -> Sequence:
-    """Join ``schedules`` at ``boundaries`` (see :class:`Sequence`)."""
-    return Sequence(tuple(schedules), tuple(boundaries))
+def join(schedules, boundaries) -> Chain:
+    """Join ``schedules`` at ``boundaries`` (see :class:`Chain`)."""
+    return Chain(tuple(schedules), tuple(boundaries))
 
 
 def values(schedule, n: int) -> list[float]:
-    """The first ``n`` learning rates ``[schedule(0), ..., schedule(n - 1)]``, e.g. for a plot."""
+    """The first ``n`` learning rates ``[s(0), ..., s(n - 1)]``, e.g. for a plot."""
     check_callable("schedule", schedule)
     n = check_int("n", n, low=0)
-    return [float(schedule(t)) for t in range(n)]
-
-
-def _metric(metric):
-    """``metric`` as a float; accepts Python/NumPy numbers and one-element tensors."""
-    if isinstance(metric, torch.Tensor):
-        if metric.numel() != 1:
-            raise ValueError(f"metric must be a scalar, got a tensor of shape {tuple(metric.shape)}")
-        return float(metric)
-    if isinstance(metric, bool) or not isinstance(metric, numbers.Real):
-        raise TypeError(f"metric must be a real number, got {type(metric).__name__} {metric!r}")
-    return float(metric)
-
-
-class ReduceOnPlateau:
-    """Divide the learning rate by ``1/factor`` when a metric stops improving.
-
-    Call :meth:`update` once per epoch with the validation metric; it returns the learning
-    rate for the next epoch. A metric :math:`m` *improves* on the best one :math:`m^*` when
-
-    ==========  ===========  ======================================
-    mode        threshold    improvement
-    ==========  ===========  ======================================
-    ``'min'``   ``'rel'``    :math:`m < m^*(1 - \\text{threshold})`
-    ``'min'``   ``'abs'``    :math:`m < m^* - \\text{threshold}`
-    ``'max'``   ``'rel'``    :math:`m > m^*(1 + \\text{threshold})`
-    ``'max'``   ``'abs'``    :math:`m > m^* + \\text{threshold}`
-    ==========  ===========  ======================================
-
-    After more than ``patience`` epochs in a row without improvement the rate becomes
-    :math:`\\max(\\eta\\cdot\\text{factor}, \\eta_{\\min})` (skipped when the change is at most
-    ``eps``), and for the next ``cooldown`` epochs bad epochs are not counted. A NaN metric
-    never improves. This is the rule of ``torch.optim.lr_scheduler.ReduceLROnPlateau``, and
-    the sequence of rates is the same.
-
-    Attributes: ``lr`` (current rate), ``best``, ``num_bad_epochs``, ``cooldown_counter``,
-    ``epoch`` (number of updates so far), plus the hyperparameters.
-    """
-
-    def __init__(self, lr: float, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float = 0.0, eps: float = 1e-8):
-        self.initial_lr = check_real("lr", lr, low=0)
-        self.mode = check_choice("mode", mode, ("min", "max"))
-        self.factor = check_real("factor", factor, low=0, high=1, low_open=True, high_open=True)
-        self.patience = check_int("patience", patience, low=0)
-        self.threshold = check_real("threshold", threshold, low=0)
-        self.threshold_mode = check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
-        self.cooldown = check_int("cooldown", cooldown, low=0)
-        self.min_lr = check_real("min_lr", min_lr, low=0)
-        self.eps = check_real("eps", eps, low=0)
-        self.lr = self.initial_lr
-        self.best = math.inf if mode == "min" else -math.inf
-        self.num_bad_epochs = 0
-        self.cooldown_counter = 0
-        self.epoch = 0
-
-    def is_better(self, metric: float, best: float) -> bool:
-        """Whether ``metric`` counts as an improvement on ``best`` (see the table above)."""
-        if self.mode == "min":
-            bar = best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
-            return metric < bar
-        bar = best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
-        return metric > bar
-
-    def update(self, metric) -> float:
-        """Record one epoch's ``metric`` and return the learning rate to use next."""
-        metric = _metric(metric)
-        self.epoch += 1
-        if self.is_better(metric, self.best):
-            self.best = metric
-            self.num_bad_epochs = 0
-        else:
-            self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:  # bad epochs during cool-down are forgiven
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0
-        if self.num_bad_epochs > self.patience:
-            new_lr = max(self.lr * self.factor, self.min_lr)
-            if self.lr - new_lr > self.eps:
-                self.lr = new_lr
-            self.cooldown_counter = self.cooldown
-            self.num_bad_epochs = 0
-        return self.lr
-
-    _STATE = ("lr", "best", "num_bad_epochs", "cooldown_counter", "epoch")
-
-    def state_dict(self) -> dict:
-        """The mutable state (not the hyperparameters) as a dict."""
-        return {name: getattr(self, name) for name in self._STATE}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
-        for name in self._STATE:
-            setattr(self, name, state[name])
-
-    def __repr__(self):
-        return (f"ReduceOnPlateau(lr={self.lr!r}, mode={self.mode!r}, factor={self.factor!r}, "
-                f"patience={self.patience!r}, threshold={self.threshold!r}, "
-                f"threshold_mode={self.threshold_mode!r}, cooldown={self.cooldown!r}, "
-                f"min_lr={self.min_lr!r}, eps={self.eps!r})")
-
-
-def _param_groups(optimizer):
-    groups = getattr(optimizer, "param_groups", None)
-    if not isinstance(groups, list) or not groups:
-        raise TypeError(f"optimizer must have a non-empty list param_groups, got {type(optimizer).__name__}")
-    return groups
-
-
-def _set_lr(group, lr):
-    if isinstance(group["lr"], torch.Tensor):  # torch allows tensor learning rates
-        group["lr"].fill_(lr)
-    else:
-        group["lr"] = lr
-
-
-class Scheduler:
-    """Drive an optimizer's learning rate with a schedule: ``lr = schedule(t)``.
-
-    ``schedule`` is one schedule for every parameter group, or a list with one per group.
-    On construction every group gets ``schedule(0)``; each :meth:`step` advances ``t`` by one
-    and sets ``schedule(t)``. ``interval`` tells the training loop when to call
-    :meth:`step`: after every optimizer step (``'step'``) or once per epoch (``'epoch'``).
-    Works with any optimizer that has ``param_groups`` (``codebase.optim`` or ``torch.optim``).
-    """
-
-    def __init__(self, optimizer, schedule, interval: str = "step"):
-        self.optimizer = optimizer
-        groups = _param_groups(optimizer)
-        if isinstance(schedule, (list, tuple)):
-            if len(schedule) != len(groups):
-                raise ValueError(f"schedule has {len(schedule)} entries but the optimizer has "
-                                 f"{len(groups)} param groups")
-            self.schedules = [check_callable("schedule", s) for s in schedule]
-        else:
-            self.schedules = [check_callable("schedule", schedule)] * len(groups)
-        self.interval = check_choice("interval", interval, ("step", "epoch"))
-        self.t = 0
-        self._apply()
-
-    def _apply(self):
-        self._last_lr = [float(s(self.t)) for s in self.schedules]
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            _set_lr(group, lr)
-
-    def step(self, metric=None) -> None:
-        """Advance ``t`` by one and set ``lr = schedule(t)``; ``metric`` is ignored."""
-        self.t += 1
-        self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rate of each parameter group, as last set."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """``{'t': t}``: the schedules themselves are code, not state."""
-        return {"t": self.t}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore ``t`` and set the optimizer's learning rates to ``schedule(t)``."""
-        self.t = check_int("t", state["t"], low=0)
-        self._apply()
-
-
-class PlateauScheduler:
-    """Drive an optimizer's learning rate with a :class:`ReduceOnPlateau` controller.
-
-    On construction every parameter group gets ``controller.lr``. The training loop calls
-    :meth:`step` with the validation metric once per epoch (``interval == 'epoch'``).
-    """
-
-    interval = "epoch"
-
-    def __init__(self, optimizer, controller: ReduceOnPlateau):
-        if not isinstance(controller, ReduceOnPlateau):
-            raise TypeError(f"controller must be a ReduceOnPlateau, got {type(controller).__name__}")
-        self.optimizer = optimizer
-        _param_groups(optimizer)
-        self.controller = controller
-        self._apply(controller.lr)
-
-    @property
-    def t(self) -> int:
-        """Number of epochs stepped so far."""
-        return self.controller.epoch
-
-    def _apply(self, lr):
-        self._last_lr = [float(lr)] * len(self.optimizer.param_groups)
-        for group in self.optimizer.param_groups:
-            _set_lr(group, float(lr))
-
-    def step(self, metric) -> None:
-        """Record one epoch's validation ``metric`` and set the learning rate it gives."""
-        if metric is None:
-            raise TypeError("PlateauScheduler.step needs the validation metric")
-        self._apply(self.controller.update(metric))
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rate of each parameter group, as last set."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """The controller's state."""
-        return self.controller.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore the controller's state and set the optimizer's learning rates from it."""
-        self.controller.load_state_dict(state)
-        self._apply(self.controller.lr)
+    return [float(schedule(k)) for k in range(n)]

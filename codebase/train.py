@@ -9,7 +9,6 @@ classes all fit, as long as they follow the protocols described in :func:`fit`.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
@@ -194,17 +193,23 @@ def _current_lrs(optimizer):
 
 
 def _check_scheduler(scheduler):
+    """The scheduler's ``interval`` and whether its ``step`` takes the validation metric.
+
+    A scheduler says so with ``needs_metric = True`` (``codebase.schedules.PlateauScheduler``);
+    torch's ``ReduceLROnPlateau``, which has no such attribute, is recognized by its class.
+    """
     if not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
     interval = getattr(scheduler, "interval", "epoch")
     if interval not in ("step", "epoch"):
         raise ValueError(f"scheduler.interval must be 'step' or 'epoch', got {interval!r}")
-    try:
-        step_params = inspect.signature(scheduler.step).parameters
-    except (TypeError, ValueError):  # a builtin without a signature: call it without arguments
-        step_params = {}
-    takes_metric = "metric" in step_params or "metrics" in step_params
-    return interval, takes_metric
+    needs_metric = getattr(scheduler, "needs_metric",
+                           isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau))
+    if not isinstance(needs_metric, bool):
+        raise TypeError(f"scheduler.needs_metric must be True or False, got {needs_metric!r}")
+    if needs_metric and interval != "epoch":
+        raise ValueError("a scheduler that needs the validation metric must have interval 'epoch'")
+    return interval, needs_metric
 
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: int, batch_size: int = 32,
@@ -227,9 +232,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
 
     - ``scheduler``: ``.step()``, and an ``interval`` attribute, ``"step"`` (called
       after every optimizer step) or ``"epoch"`` (the default, called once after each
-      epoch's evaluation). An epoch scheduler whose ``step`` has a ``metric`` (or
-      ``metrics``, like ``ReduceLROnPlateau``) parameter receives the validation loss,
-      or the training loss without ``val``.
+      epoch's evaluation). A scheduler with ``needs_metric = True`` (and torch's
+      ``ReduceLROnPlateau``) is called as ``.step(metric)`` with the validation loss, or
+      the training loss without ``val``.
     - ``regularizer``: ``regularizer(model)`` returns a scalar tensor added to the loss.
     - ``early_stopping`` (needs ``val``): ``.step(val_loss, model)`` is called after each
       epoch and returns ``True`` to stop; if it has ``restore_best = True``,
@@ -263,7 +268,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
         clip_grad_norm = check_real("clip_grad_norm", clip_grad_norm, low=0.0, low_open=True)
     if clip_grad_value is not None:
         clip_grad_value = check_real("clip_grad_value", clip_grad_value, low=0.0, low_open=True)
-    interval, takes_metric = _check_scheduler(scheduler) if scheduler is not None else (None, False)
+    interval, needs_metric = _check_scheduler(scheduler) if scheduler is not None else (None, False)
     if early_stopping is not None:
         if val is None:
             raise ValueError("early_stopping needs validation data: pass val=(X_val, y_val)")
@@ -339,7 +344,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
         history.best_epoch = int(np.nanargmin(watched)) + 1 if not np.isnan(watched).all() else None
         if verbose:
             print(_epoch_line(history))
-        if interval == "epoch" and takes_metric:
+        if interval == "epoch" and needs_metric:
             scheduler.step(metric)
         elif interval == "epoch":
             scheduler.step()

@@ -99,7 +99,7 @@ def test_linear_warmup_from_zero_and_zero_warmup():
 def test_join_restarts_each_schedule_at_its_boundary():
     a, b, c = S.Constant(0.5), S.Exponential(0.2, 0.5), S.Cosine(0.1, 4)
     sched = S.join([a, b, c], [3, 5])
-    assert isinstance(sched, S.Sequence)
+    assert isinstance(sched, S.Chain)
     expected = [a(0), a(1), a(2), b(0), b(1), c(0), c(1), c(2), c(3), c(4), c(5)]
     assert S.values(sched, 11) == expected
 
@@ -222,8 +222,8 @@ def test_scheduler_per_group_schedules_and_interval():
     driver = S.Scheduler(opt, [s1, s2], interval="epoch")
     assert driver.interval == "epoch"
     assert [g["lr"] for g in opt.param_groups] == [0.3, 1.0]
-    driver.step(metric=0.7)  # the metric is ignored
-    assert driver.t == 1
+    driver.step()
+    assert driver.k == 1 and not driver.needs_metric
     assert [g["lr"] for g in opt.param_groups] == driver.get_last_lr() == [0.3, 0.5]
     with pytest.raises(ValueError, match="param groups"):
         S.Scheduler(opt, [s1])
@@ -243,7 +243,7 @@ def test_scheduler_state_dict_round_trip():
     opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     driver2 = S.Scheduler(opt2, sched)
     driver2.load_state_dict(state)
-    assert driver2.t == 17 and opt2.param_groups[0]["lr"] == sched(17)
+    assert driver2.k == 17 and opt2.param_groups[0]["lr"] == sched(17)
     driver.step(), driver2.step()
     assert driver2.get_last_lr() == driver.get_last_lr() == [sched(18)]
 
@@ -266,14 +266,14 @@ def test_plateau_scheduler_equals_torch_reducelronplateau():
 def test_plateau_scheduler_protocol_and_state():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=7.0)
     driver = S.PlateauScheduler(opt, S.ReduceOnPlateau(0.5, patience=0))
-    assert driver.interval == "epoch"
+    assert driver.interval == "epoch" and driver.needs_metric
     assert opt.param_groups[0]["lr"] == 0.5
     with pytest.raises(TypeError, match="metric"):
         driver.step()
     with pytest.raises(TypeError, match="metric"):
         driver.step(None)
     driver.step(1.0), driver.step(2.0)
-    assert driver.t == 2 and driver.get_last_lr() == [pytest.approx(0.05)]
+    assert driver.k == 2 and driver.get_last_lr() == [pytest.approx(0.05)]
     state = driver.state_dict()
     opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=7.0)
     driver2 = S.PlateauScheduler(opt2, S.ReduceOnPlateau(0.5, patience=0))
@@ -376,7 +376,7 @@ def test_unsorted_milestones_rejected(milestones):
     (lambda: S.LinearWarmup(0.1, 5), "schedule"),
     (lambda: S.join([S.Constant(0.1), "x"], [3]), "schedules"),
     (lambda: S.ReduceOnPlateau(0.1, patience=1.0), "patience"),
-    (lambda: S.Constant(0.1)(1.0), "t"),
+    (lambda: S.Constant(0.1)(1.0), "k"),
     (lambda: S.values(S.Constant(0.1), "3"), "n"),
 ])
 def test_wrong_types_rejected(make, name):
@@ -394,8 +394,34 @@ def test_wrong_types_rejected(make, name):
     (lambda: S.ReduceOnPlateau(0.1, threshold_mode="pct"), "threshold_mode"),
     (lambda: S.ReduceOnPlateau(0.1, cooldown=-1), "cooldown"),
     (lambda: S.ReduceOnPlateau(0.1, min_lr=-1.0), "min_lr"),
-    (lambda: S.Constant(0.1)(-1), "t"),
+    (lambda: S.Constant(0.1)(-1), "k"),
 ])
 def test_bad_values_rejected(make, name):
     with pytest.raises(ValueError, match=name):
         make()
+
+
+@pytest.mark.parametrize("schedule, k", [
+    (lambda k: -0.1, 0), (lambda k: math.nan, 0), (S.LinearWarmup(lambda k: -1.0, 5), 1),
+    (lambda k: 0.1 if k < 3 else math.inf, 3)])
+def test_a_driver_refuses_a_rate_that_would_train_uphill_or_blow_up(schedule, k):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError, match=rf"rate .* at k = {k}; a learning rate must be finite and >= 0"):
+        driver = S.Scheduler(opt, schedule)
+        for _ in range(k):
+            driver.step()
+
+
+@pytest.mark.parametrize("schedule", [S.StepDecay(0.1, 1, gamma=10.0), S.Exponential(1e-5, 1.5),
+                                      S.MultiStep(0.1, tuple(range(1, 500)), gamma=10.0)])
+def test_a_growing_schedule_that_overflows_says_so(schedule):
+    with pytest.raises(ValueError, match="overflows a float"):
+        schedule(2000)
+
+
+def test_state_dicts_of_the_wrong_kind_are_refused_by_name():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError, match="'k'"):
+        S.Scheduler(opt, S.Constant(0.1)).load_state_dict({"t": 3})
+    with pytest.raises(ValueError, match="lacks"):
+        S.ReduceOnPlateau(0.1).load_state_dict({})

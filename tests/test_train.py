@@ -108,8 +108,9 @@ def test_evaluate_in_chunks_matches_one_pass_and_restores_the_mode(batch_size):
 class FakeScheduler:
     """Halves the learning rate at every call and records the metrics it received."""
 
-    def __init__(self, optimizer, interval):
+    def __init__(self, optimizer, interval, needs_metric=None):
         self.optimizer, self.interval, self.metrics = optimizer, interval, []
+        self.needs_metric = interval == "epoch" if needs_metric is None else needs_metric
 
     def step(self, metric=None):
         self.metrics.append(metric)
@@ -130,6 +131,19 @@ def test_scheduler_protocol(interval, calls):
         assert scheduler.metrics == history.val_loss  # epoch schedulers receive the validation loss
     else:
         assert scheduler.metrics == [None] * 12
+
+
+def test_only_needs_metric_decides_whether_step_gets_the_metric():
+    # a step(metric=None) signature alone no longer makes fit pass the metric
+    net = model()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    scheduler = FakeScheduler(optimizer, "epoch", needs_metric=False)
+    train.fit(net, optimizer, blobs(), val=blobs(seed=1), epochs=2, batch_size=16, scheduler=scheduler)
+    assert scheduler.metrics == [None, None]
+    for bad, error in (("yes", TypeError), (True, ValueError)):
+        scheduler = FakeScheduler(optimizer, "step", needs_metric=bad)
+        with pytest.raises(error, match="needs"):
+            train.fit(net, optimizer, blobs(), epochs=1, batch_size=16, scheduler=scheduler)
 
 
 def test_torch_schedulers_work_too():
