@@ -56,12 +56,16 @@ from typing import Callable
 
 import torch
 
+from . import clipping, optim, schedules
+from .nn import dropout
+from .regularization import EarlyStopping, l1_penalty, l2_penalty
+
 __all__ = [
     "CheckResult", "CheckFailed", "ExerciseCheck", "EXERCISES", "run_check",
     "check_momentum_step", "check_nesterov_step", "check_adagrad_step", "check_rmsprop_step",
     "check_rmsprop_bias_corrected_step", "check_adadelta_step", "check_adam_step",
     "check_adamw_step", "check_step_decay", "check_cosine_schedule", "check_cosine_restarts",
-    "check_xavier_uniform", "check_xavier_normal", "check_he_normal", "check_he_uniform",
+    "check_xavier_uniform", "check_he_normal",
     "check_l1_penalty", "check_l1_subgradient", "check_l2_penalty", "check_weight_decay_step",
     "check_stopping_epochs", "check_sgd_decoupled_step", "check_dropout", "check_log_uniform",
     "check_foreach_adam", "check_top_eigenvalue", "check_clip_by_norm", "check_clip_by_value",
@@ -525,60 +529,55 @@ def _rule_check(rule: _Rule, fn) -> CheckResult:
 
 # ---- the reference update rules, from codebase.optim ---------------------------------
 
-def _optim():
-    from . import optim
-    return optim
-
-
 def _ref_momentum(x, nesterov=False):
     theta, m = x["theta"], x["m"]
-    _optim().sgd_update(theta, x["grad"], m, lr=x["lr"], beta=x["beta"], nesterov=nesterov)
+    optim.sgd_update(theta, x["grad"], m, lr=x["lr"], beta=x["beta"], nesterov=nesterov)
     return theta, m
 
 
 def _ref_adagrad(x):
     theta, s = x["theta"], x["s"]
-    _optim().adagrad_update(theta, x["grad"], s, 1, lr=x["lr"], eps=x["eps"])
+    optim.adagrad_update(theta, x["grad"], s, 1, lr=x["lr"], eps=x["eps"])
     return theta, s
 
 
 def _ref_rmsprop(x):
     theta, v = x["theta"], x["v"]
-    _optim().rmsprop_update(theta, x["grad"], v, lr=x["lr"], rho=x["rho"], eps=x["eps"])
+    optim.rmsprop_update(theta, x["grad"], v, lr=x["lr"], rho=x["rho"], eps=x["eps"])
     return theta, v
 
 
 def _ref_rmsprop_bc(x):
     # bias-corrected RMSProp is Adam without momentum: beta1 = 0 makes m_hat_t = g_t
     theta, v = x["theta"], x["v"]
-    _optim().adam_update(theta, x["grad"], torch.zeros_like(theta), v, x["t"], lr=x["lr"],
+    optim.adam_update(theta, x["grad"], torch.zeros_like(theta), v, x["t"], lr=x["lr"],
                          beta1=0.0, beta2=x["rho"], eps=x["eps"])
     return theta, v
 
 
 def _ref_adadelta(x):
     theta, v, u = x["theta"], x["v"], x["u"]
-    _optim().adadelta_update(theta, x["grad"], v, u, lr=x["lr"], rho=x["rho"], eps=x["eps"])
+    optim.adadelta_update(theta, x["grad"], v, u, lr=x["lr"], rho=x["rho"], eps=x["eps"])
     return theta, v, u
 
 
 def _ref_adam(x):
     theta, m, v = x["theta"], x["m"], x["v"]
-    _optim().adam_update(theta, x["grad"], m, v, x["t"], lr=x["lr"], beta1=x["beta1"],
+    optim.adam_update(theta, x["grad"], m, v, x["t"], lr=x["lr"], beta1=x["beta1"],
                          beta2=x["beta2"], eps=x["eps"])
     return theta, m, v
 
 
 def _ref_adamw(x):
     theta, m, v = x["theta"], x["m"], x["v"]
-    _optim().adamw_update(theta, x["grad"], m, v, x["t"], lr=x["lr"], beta1=x["beta1"],
+    optim.adamw_update(theta, x["grad"], m, v, x["t"], lr=x["lr"], beta1=x["beta1"],
                           beta2=x["beta2"], eps=x["eps"], weight_decay=x["weight_decay"])
     return theta, m, v
 
 
 def _ref_weight_decay(x):
     theta = x["theta"]
-    _optim().sgd_update(theta, x["grad"], None, lr=x["lr"], weight_decay=x["weight_decay"])
+    optim.sgd_update(theta, x["grad"], None, lr=x["lr"], weight_decay=x["weight_decay"])
     return (theta,)
 
 
@@ -1109,11 +1108,6 @@ def _schedule_check(check, func, params, signature, reference, mistakes, cases, 
                                                  mistakes, cases, formula))
 
 
-def _schedules():
-    from . import schedules
-    return schedules
-
-
 _STEP_SIGNATURE = "step_decay(k, lr0, gamma, K) -> float"
 _STEP_CASES = [
     {"hyper": {"lr0": 0.5, "gamma": 0.3, "K": 30}, "ks": list(range(0, 100))},
@@ -1146,7 +1140,7 @@ def check_step_decay(fn) -> CheckResult:
     ``torch.optim.lr_scheduler.StepLR``."""
     return _schedule_check(
         "check_step_decay", "step_decay", ("k", "lr0", "gamma", "K"), _STEP_SIGNATURE,
-        lambda h: _schedules().StepDecay(h["lr0"], h["K"], h["gamma"]), _STEP_MISTAKES, _STEP_CASES,
+        lambda h: schedules.StepDecay(h["lr0"], h["K"], h["gamma"]), _STEP_MISTAKES, _STEP_CASES,
         "the rate is lr0 * gamma ** (k // K): k = 0, ..., K - 1 use lr0, the next K steps lr0 * gamma, ...",
         fn)
 
@@ -1195,7 +1189,7 @@ def check_cosine_schedule(fn) -> CheckResult:
     ``codebase.schedules.Cosine`` (which stays at ``lr_min`` after ``T`` steps)."""
     return _schedule_check(
         "check_cosine_schedule", "cosine_schedule", ("k", "lr0", "T", "lr_min"), _COSINE_SIGNATURE,
-        lambda h: _schedules().Cosine(h["lr0"], h["T"], h["lr_min"]), _COSINE_MISTAKES, _COSINE_CASES,
+        lambda h: schedules.Cosine(h["lr0"], h["T"], h["lr_min"]), _COSINE_MISTAKES, _COSINE_CASES,
         "the rate is lr_min + (lr0 - lr_min) * (1 + cos(pi * min(k, T) / T)) / 2.", fn)
 
 
@@ -1217,7 +1211,7 @@ def _restarts_reference(h):
         lengths.append(length)
         total += length
         length *= h["T_mult"]
-    s = _schedules()
+    s = schedules
     bounds = [sum(lengths[:i + 1]) for i in range(len(lengths) - 1)]
     return s.join([s.Cosine(h["lr0"], n) for n in lengths], bounds)
 
@@ -1429,12 +1423,8 @@ _HE_MISTAKES = (
 _INITS = {
     "xavier_uniform": _Init("check_xavier_uniform", "xavier_uniform", "init-ex-xavier-uniform", "uniform",
                             _xavier_var, "2 / (n_in + n_out)", _XAVIER_MISTAKES),
-    "xavier_normal": _Init("check_xavier_normal", "xavier_normal", "init-ex-xavier-normal", "normal",
-                           _xavier_var, "2 / (n_in + n_out)", _XAVIER_MISTAKES),
     "he_normal": _Init("check_he_normal", "he_normal", "init-ex-he-normal", "normal",
                        _he_var, "2 / n_in", _HE_MISTAKES),
-    "he_uniform": _Init("check_he_uniform", "he_uniform", "init-ex-he-uniform", "uniform",
-                        _he_var, "2 / n_in", _HE_MISTAKES),
 }
 
 
@@ -1455,28 +1445,12 @@ def check_xavier_uniform(fn) -> CheckResult:
     return _init_check("xavier_uniform", fn)
 
 
-@_exercise("init-ex-xavier-normal", "initialization", _INIT_SIG.format("xavier_normal"),
-           "Draw a Xavier/Glorot normal weight: N(0, 2 / (n_in + n_out)).", 10, 1)
-def check_xavier_normal(fn) -> CheckResult:
-    """Check ``xavier_normal(n_in, n_out, generator) -> Tensor (n_out, n_in)``:
-    ``N(0, sigma^2)`` with ``sigma^2 = 2 / (n_in + n_out)``, drawn with ``generator``."""
-    return _init_check("xavier_normal", fn)
-
-
 @_exercise("init-ex-he-normal", "initialization", _INIT_SIG.format("he_normal"),
            "Draw a He/Kaiming normal weight for a ReLU layer (fan-in mode): N(0, 2 / n_in).", 10, 1)
 def check_he_normal(fn) -> CheckResult:
     """Check ``he_normal(n_in, n_out, generator) -> Tensor (n_out, n_in)``: ``N(0, 2 / n_in)``
     (ReLU gain, fan-in mode, as ``kaiming_normal_(w, nonlinearity='relu')``)."""
     return _init_check("he_normal", fn)
-
-
-@_exercise("init-ex-he-uniform", "initialization", _INIT_SIG.format("he_uniform"),
-           "Draw a He/Kaiming uniform weight for a ReLU layer: U(-b, b) with b = sqrt(6 / n_in).", 10, 2)
-def check_he_uniform(fn) -> CheckResult:
-    """Check ``he_uniform(n_in, n_out, generator) -> Tensor (n_out, n_in)``: ``U(-b, b)`` with
-    ``b = sqrt(6 / n_in)`` (as ``kaiming_uniform_(w, nonlinearity='relu')``)."""
-    return _init_check("he_uniform", fn)
 
 
 # --------------------------------------------------------------------------------------
@@ -1564,12 +1538,10 @@ def _check_autograd(call, w, lam, where, grad_of):
 
 
 def _l1(w, lam):
-    from .regularization import l1_penalty
     return l1_penalty(w, lam)
 
 
 def _l2(w, lam):
-    from .regularization import l2_penalty
     return l2_penalty(w, lam)
 
 
@@ -1682,7 +1654,6 @@ def _stop_cases():
 
 def _stop_reference(metrics, patience, min_delta):
     """(best epoch, stop epoch or None) of ``codebase.regularization.EarlyStopping``."""
-    from .regularization import EarlyStopping
     rule = EarlyStopping(patience=patience, min_delta=min_delta)
     for value in metrics:
         if rule.step(value):
@@ -1822,7 +1793,7 @@ def check_stopping_epochs(fn) -> CheckResult:
 def _ref_sgdw(x):
     w, m = x["w"], x["m"]
     w.mul_(1 - x["lr"] * x["lam"])
-    _optim().sgd_update(w, x["g"], m, lr=x["lr"], beta=x["beta"])
+    optim.sgd_update(w, x["g"], m, lr=x["lr"], beta=x["beta"])
     if x["beta"] == 0:  # torch keeps no buffer then; by the formula m_t = g_t
         m = x["g"].clone()
     return w, m
@@ -1887,7 +1858,6 @@ _DROPOUT_SIGNATURE = "my_dropout(h, p, generator=None) -> Tensor like h"
 
 
 def _run_dropout(fn) -> str:
-    from .nn import dropout
     call = _Caller(fn, "my_dropout", ("h", "p", "generator"), _DROPOUT_SIGNATURE, "check_dropout")
     h = torch.randn(200, 60, generator=torch.Generator().manual_seed(101), dtype=DTYPE) + 0.5
     same_mask = True
@@ -2195,7 +2165,6 @@ def _clip_cases():
 
 def _clip_ref(kind):
     def reference(g, c):
-        from . import clipping
         p = torch.zeros_like(g, requires_grad=True)
         p.grad = g.clone()
         if kind == "norm":

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ._checks import check_callable, check_choice, check_int, check_real
+from .train import TrainingDiverged, fit
 
 __all__ = ["state_size", "time_steps", "time_interleaved", "TuneResult", "tune_lr", "multi_seed", "curves"]
 
@@ -195,8 +196,6 @@ class TuneResult:
 
 def _train_once(make_model, make_optimizer, lr, train, val, epochs, batch_size, seed):
     """Train a fresh model; return (history, diverged)."""
-    from .train import TrainingDiverged, fit
-
     model = make_model(seed)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"make_model must return a torch.nn.Module, got {type(model).__name__}")

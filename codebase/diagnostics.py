@@ -33,6 +33,7 @@ from typing import Callable
 
 import torch
 
+from . import nn as cnn
 from ._checks import check_callable, check_int, check_real
 
 __all__ = ["ACTIVATION_TYPES", "BOUNDED", "WEIGHT_TYPES",
@@ -40,8 +41,6 @@ __all__ = ["ACTIVATION_TYPES", "BOUNDED", "WEIGHT_TYPES",
 
 
 def _activation_types():
-    from . import nn as cnn
-
     tnn = torch.nn
     return (cnn.Sigmoid, cnn.Tanh, cnn.ReLU, cnn.LeakyReLU, cnn.PReLU, cnn.Maxout,
             tnn.Sigmoid, tnn.Tanh, tnn.ReLU, tnn.LeakyReLU, tnn.PReLU, tnn.ELU, tnn.SELU,
@@ -55,8 +54,6 @@ ACTIVATION_TYPES: tuple[type, ...] = _activation_types()
 
 
 def _bounded():
-    from . import nn as cnn
-
     tnn = torch.nn
     return {cnn.Tanh: (-1.0, 1.0), tnn.Tanh: (-1.0, 1.0), tnn.Softsign: (-1.0, 1.0),
             cnn.Sigmoid: (0.0, 1.0), tnn.Sigmoid: (0.0, 1.0)}

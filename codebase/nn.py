@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from . import init as initializers  # "init" is mlp's argument
 from ._checks import check_callable, check_flag, check_generator, check_int, check_real
 
 __all__ = [
@@ -445,8 +446,6 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
     model = torch.nn.Sequential(*layers)
 
     if init is not None:
-        from . import init as initializers
-
         initializers.init_model(model, init, bias=0.0, generator=generator)
     elif generator is not None:
         for layer in model.modules():
@@ -458,8 +457,6 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
 def _torch_default_init(layer, generator):
     """PyTorch's default ``nn.Linear`` initialization, drawn from ``generator``:
     weight and bias uniform on :math:`\\pm 1/\\sqrt{\\text{fan\\_in}}`."""
-    from . import init as initializers
-
     # kaiming_uniform_ with a = √5 gives the bound √(6/(1+5))/√fan_in = 1/√fan_in
     initializers.kaiming_uniform_(layer.weight, a=5 ** 0.5, generator=generator)
     if layer.bias is not None:
