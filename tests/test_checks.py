@@ -103,10 +103,6 @@ def he_normal(n_in, n_out, generator):
     return torch.randn(n_out, n_in, generator=generator) * math.sqrt(2 / n_in)
 
 
-def he_uniform(n_in, n_out, generator):
-    return _uniform(n_in, n_out, math.sqrt(6 / n_in), generator)
-
-
 def l1_penalty(w, lam):
     return lam * w.abs().sum()
 
@@ -183,9 +179,7 @@ SOLUTIONS = {
     "lr-ex-cosine": cosine_schedule,
     "lr-ex-restarts": cosine_restarts,
     "init-ex-xavier-uniform": xavier_uniform,
-    "init-ex-xavier-normal": xavier_normal,
     "init-ex-he-normal": he_normal,
-    "init-ex-he-uniform": he_uniform,
     "reg-ex-l1-penalty": l1_penalty,
     "reg-ex-l1grad": l1_grad,
     "reg-ex-l2-penalty": l2_penalty,
@@ -556,28 +550,12 @@ def xavier_lecun(n_in, n_out, generator):
     return _uniform(n_in, n_out, math.sqrt(3 / n_in), generator)
 
 
-def xavier_normal_bound_as_std(n_in, n_out, generator):
-    return torch.randn(n_out, n_in, generator=generator) * math.sqrt(6 / (n_in + n_out))
-
-
-def xavier_normal_but_uniform(n_in, n_out, generator):
-    return xavier_uniform(n_in, n_out, generator)
-
-
 def he_fan_out(n_in, n_out, generator):
     return torch.randn(n_out, n_in, generator=generator) * math.sqrt(2 / n_out)
 
 
 def he_no_two(n_in, n_out, generator):
     return torch.randn(n_out, n_in, generator=generator) * math.sqrt(1 / n_in)
-
-
-def he_uniform_std_as_bound(n_in, n_out, generator):
-    return _uniform(n_in, n_out, math.sqrt(2 / n_in), generator)
-
-
-def he_uniform_fan_out(n_in, n_out, generator):
-    return _uniform(n_in, n_out, math.sqrt(6 / n_out), generator)
 
 
 def l1_no_abs(w, lam):
@@ -808,12 +786,8 @@ WRONG = [
     ("init-ex-xavier-uniform", xavier_ignores_generator, "does not draw its numbers from `generator`"),
     ("init-ex-xavier-uniform", xavier_transposed, "(n_out, n_in)"),
     ("init-ex-xavier-uniform", xavier_lecun, "use only n_in"),
-    ("init-ex-xavier-normal", xavier_normal_bound_as_std, "as the standard deviation"),
-    ("init-ex-xavier-normal", xavier_normal_but_uniform, "normal distribution"),
     ("init-ex-he-normal", he_fan_out, "swap fan_in and fan_out"),
     ("init-ex-he-normal", he_no_two, "factor 2"),
-    ("init-ex-he-uniform", he_uniform_std_as_bound, "as the uniform bound"),
-    ("init-ex-he-uniform", he_uniform_fan_out, "swap fan_in and fan_out"),
     ("reg-ex-l1-penalty", l1_no_abs, "without the absolute value"),
     ("reg-ex-l1-penalty", l1_mean, "mean of |w|"),
     ("reg-ex-l1-penalty", l1_squares, "that is the L2 penalty"),
