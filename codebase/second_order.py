@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ._checks import check_callable, check_flag, check_int, check_real
+from .surfaces import Surface, Trajectory, record_step, start_point
 
 __all__ = ["hvp", "hessian", "newton_direction", "newton_step", "run_newton"]
 
@@ -192,8 +193,6 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
     repeated in the trajectory) and ``lambda`` is multiplied by 2. Every entry of the
     trajectory then costs one Hessian, and the loss never increases.
     """
-    from .surfaces import Surface, Trajectory, _record_step, _start_point
-
     if not isinstance(surface, Surface):
         raise TypeError(f"surface must be a Surface, got {type(surface).__name__}")
     steps = check_int("steps", steps, low=0)
@@ -205,7 +204,7 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
         raise ValueError("damping must be > 0 with adaptive=True (it is the initial lambda)")
     lr = check_real("lr", lr, low=0.0, low_open=True)
     diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True)
-    point = _start_point(surface, start)
+    point = start_point(surface, start)
 
     points, losses, diverged = [point.clone()], [surface.value_fn(point).item()], False
     for _ in range(steps):
@@ -222,7 +221,7 @@ def run_newton(surface, start=None, steps: int = 20, *, damping: float = 0.0, sa
             point, damping = (trial, damping / 3) if improved else (point, damping * 2)
         else:
             point = trial
-        if not _record_step(surface, point, points, losses, diverge_above):
+        if not record_step(surface, point, points, losses, diverge_above):
             diverged = True
             break
     return Trajectory(torch.stack(points).numpy(), np.array(losses), diverged)

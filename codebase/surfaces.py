@@ -18,7 +18,7 @@ import torch
 from ._checks import check_callable, check_choice, check_int, check_real
 
 __all__ = ["Surface", "Trajectory", "quadratic", "rosenbrock", "beale", "saddle", "local_minimum",
-           "run_optimizer"]
+           "run_optimizer", "start_point", "record_step"]
 
 Point = tuple[float, float]
 
@@ -322,7 +322,7 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
     steps = check_int("steps", steps, low=0)
     check_choice("grad", grad, ("analytic", "autograd"))
     diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True, finite=False)
-    point = torch.nn.Parameter(_start_point(surface, start))
+    point = torch.nn.Parameter(start_point(surface, start))
     optimizer = make_optimizer([point])
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"make_optimizer must return an optimizer with a step() method, got {type(optimizer).__name__}")
@@ -337,14 +337,18 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
             point.grad = None
             surface.value_fn(point).backward()
         optimizer.step()
-        if not _record_step(surface, point.detach(), points, losses, diverge_above):
+        if not record_step(surface, point.detach(), points, losses, diverge_above):
             diverged = True
             break
     return Trajectory(torch.stack(points).numpy(), np.array(losses), diverged)
 
 
-def _start_point(surface: Surface, start=None) -> torch.Tensor:
-    """The float64 tensor ``(x, y)`` a run on ``surface`` starts from: ``start``, or ``surface.start``."""
+def start_point(surface: Surface, start=None) -> torch.Tensor:
+    """The float64 tensor ``(x, y)`` a run on ``surface`` starts from: ``start``, or ``surface.start``.
+
+    With :func:`record_step`, the two pieces every method that walks a surface shares
+    (:func:`run_optimizer` here, ``codebase.second_order.run_newton``).
+    """
     start = surface.start if start is None else start
     point = torch.as_tensor(np.asarray(start, dtype=np.float64))
     if point.shape != (2,) or not torch.isfinite(point).all():
@@ -352,7 +356,7 @@ def _start_point(surface: Surface, start=None) -> torch.Tensor:
     return point.clone()
 
 
-def _record_step(surface: Surface, point: torch.Tensor, points: list, losses: list,
+def record_step(surface: Surface, point: torch.Tensor, points: list, losses: list,
                 diverge_above: float) -> bool:
     """Append a copy of ``point`` and its loss to ``points`` and ``losses``, for a run that
     goes on; return ``False`` when the run diverged and must stop there.
