@@ -3,17 +3,17 @@
 Submodules are imported on first use, so ``import codebase`` is fast:
 
 - ``codebase.optim``: SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW from scratch
-- ``codebase.schedules``: learning-rate schedules as functions of the step
+- ``codebase.schedules``: learning-rate schedules as functions of the step ``s(k)``
+- ``codebase.schedulers``: drivers that write a schedule's rates into an optimizer
 - ``codebase.init``: weight initializers (Xavier/Glorot, He/Kaiming, ...)
 - ``codebase.nn``: activations, Maxout, dropout and an MLP builder
 - ``codebase.regularization``: L1/L2 penalties, proximal L1 and early stopping
-- ``codebase.data``: the digits data set, synthetic sets, batches
+- ``codebase.data``: the digits data set, synthetic and sparse-feature sets, batches
 - ``codebase.surfaces``: 2-D test functions and optimizer trajectories
 - ``codebase.train``: the training loop and the learning-rate range test
 - ``codebase.plot``: figures used across the chapters
 - ``codebase.clipping``: gradient clipping by norm and by value
 - ``codebase.diagnostics``: per-layer activation and gradient statistics
-- ``codebase.sparse``: sparse-feature data sets (for AdaGrad)
 - ``codebase.theory``: convergence rates of gradient descent and momentum on quadratics
 - ``codebase.compare``: tuning, multi-seed runs and the cost of optimizers
 - ``codebase.search``: random search and the importance of hyperparameters
@@ -27,8 +27,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("optim", "schedules", "init", "nn", "regularization", "data", "surfaces", "train",
-               "plot", "env", "clipping", "diagnostics", "sparse", "theory", "compare", "search",
+_SUBMODULES = ("optim", "schedules", "schedulers", "init", "nn", "regularization", "data", "surfaces", "train",
+               "plot", "env", "clipping", "diagnostics", "theory", "compare", "search",
                "second_order", "checks")
 
 __all__ = ["setup", "glue", "__version__", *_SUBMODULES]

@@ -11,10 +11,11 @@ from sklearn.datasets import load_digits as sklearn_digits
 from sklearn.model_selection import train_test_split
 
 from codebase import data
+from codebase.data import digits
 
 
 def test_digits_arrays_equal_sklearns():
-    X, y = data._digits_arrays()
+    X, y = digits._digits_arrays()
     X_ref, y_ref = sklearn_digits(return_X_y=True)
     assert X.dtype == X_ref.dtype and y.dtype == y_ref.dtype
     np.testing.assert_array_equal(X, X_ref)
@@ -22,19 +23,19 @@ def test_digits_arrays_equal_sklearns():
 
 
 def test_digits_arrays_are_copies():
-    X, y = data._digits_arrays()
+    X, y = digits._digits_arrays()
     X[:] = -1.0
     y[:] = -1
-    X2, y2 = data._digits_arrays()
+    X2, y2 = digits._digits_arrays()
     assert X2.min() == 0.0 and y2.min() == 0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 42, 2**32 - 1])
 @pytest.mark.parametrize("fraction", [0.01, 0.1, 0.2, 0.25, 1 / 3, 0.5, 0.9])
 def test_split_of_digits_equals_train_test_split(seed, fraction):
-    _, y = data._digits_arrays()
+    _, y = digits._digits_arrays()
     index = np.arange(len(y))
-    kept, taken = data._stratified_split(index, y, fraction, seed)
+    kept, taken = digits._stratified_split(index, y, fraction, seed)
     kept_ref, taken_ref = train_test_split(index, test_size=fraction, random_state=seed, stratify=y)
     np.testing.assert_array_equal(kept, kept_ref)
     np.testing.assert_array_equal(taken, taken_ref)
@@ -51,9 +52,9 @@ def test_split_equals_train_test_split(counts, fraction, seed, offset):
         expected = train_test_split(index, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError as error:  # too few samples for a stratified split: the same error
         with pytest.raises(ValueError, match=re.escape(str(error)[:40])):
-            data._stratified_split(index, labels, fraction, seed)
+            digits._stratified_split(index, labels, fraction, seed)
         return
-    kept, taken = data._stratified_split(index, labels, fraction, seed)
+    kept, taken = digits._stratified_split(index, labels, fraction, seed)
     np.testing.assert_array_equal(kept, expected[0])
     np.testing.assert_array_equal(taken, expected[1])
 

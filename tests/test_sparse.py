@@ -1,4 +1,4 @@
-"""Tests for codebase.sparse: the Zipf frequency profile and the sparse classification set."""
+"""Tests for codebase.data.sparse: the Zipf frequency profile and the sparse classification set."""
 import math
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codebase import sparse
+from codebase.data import sparse
 
 
 def test_zipf_frequencies_follow_the_formula():

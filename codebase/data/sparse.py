@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._checks import check_int, check_real
+from .._checks import check_int, check_real
 
 __all__ = ["SparseClassification", "zipf_frequencies", "make_sparse_classification"]
 
