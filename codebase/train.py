@@ -143,7 +143,43 @@ def _unpack(name, data):
     if X.shape[0] != y.shape[0] or X.shape[0] == 0:
         raise ValueError(f"{name} must have the same positive number of inputs and targets, "
                          f"got {X.shape[0]} and {y.shape[0]}")
+    for what, tensor in (("inputs", X), ("targets", y)):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            row = int(torch.nonzero(~torch.isfinite(tensor.reshape(len(tensor), -1)).all(dim=1))[0])
+            raise ValueError(f"{name}'s {what} hold NaN or infinite values (first in row {row}); "
+                             f"a loss computed from them would be meaningless")
     return X, y
+
+
+def _check_loss(loss):
+    """The loss function's result at the first step must be one number, as a tensor."""
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} {loss!r}: "
+                        "compute the loss with torch operations so that it has a gradient")
+    if loss.numel() != 1:
+        raise ValueError(f"loss_fn returned a tensor of shape {tuple(loss.shape)}, not one number: "
+                         "average it (reduction='mean')")
+
+
+def _check_targets(output, yb, labels, loss_fn_given: bool):
+    """Before the first loss: outputs and targets whose shapes would broadcast, class labels
+    outside the model's outputs (``labels`` is every target tensor, training and validation)."""
+    if not isinstance(output, torch.Tensor):
+        return
+    if yb.is_floating_point() and output.shape != yb.shape:
+        try:
+            torch.broadcast_shapes(output.shape, yb.shape)
+        except RuntimeError:
+            return  # the loss function takes other shapes on purpose
+        raise ValueError(f"the model's outputs have shape {tuple(output.shape)} and the targets "
+                         f"{tuple(yb.shape)}: the loss would broadcast them against each other "
+                         f"(every output compared with every target); give y the outputs' shape")
+    if not yb.is_floating_point() and output.ndim == 2 and yb.ndim == 1 and not loss_fn_given:
+        classes = output.shape[1]
+        for y in labels:
+            if int(y.min()) < 0 or int(y.max()) >= classes:
+                raise ValueError(f"class labels must lie in 0..{classes - 1} for a model with {classes} "
+                                 f"outputs, got labels from {int(y.min())} to {int(y.max())}")
 
 
 def _default_loss(output, y):
@@ -286,6 +322,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
     generator = torch.Generator().manual_seed(seed)
     history = History(steps_per_epoch=num_batches(len(y), batch_size))
     params = [p for p in model.parameters() if p.requires_grad]
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if params and not any(id(p) in held for p in params):
+        raise ValueError("the optimizer holds none of the model's parameters, so training would change "
+                         "nothing: build it from this model's parameters (optimizer(model.parameters()))")
+    loss_fn_given = loss_fn is not _default_loss
     global_step = 0
 
     def diverged(what, epoch, step):
@@ -298,7 +339,12 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
         for step, (Xb, yb) in enumerate(batches(X, y, batch_size, generator=generator), start=1):
             global_step += 1
             optimizer.zero_grad()
-            data_loss = loss_fn(model(Xb), yb)
+            output = model(Xb)
+            if global_step == 1:
+                _check_targets(output, yb, [y] if val is None else [y, val[1]], loss_fn_given)
+            data_loss = loss_fn(output, yb)
+            if global_step == 1:
+                _check_loss(data_loss)
             loss = data_loss
             if regularizer is not None:
                 penalty = regularizer(model)
@@ -337,6 +383,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
         metric = train_loss
         if val is not None:
             metric, val_acc = evaluate(model, *val, loss_fn)
+            if not math.isfinite(metric):
+                raise diverged(f"the validation loss became {metric} while the training loss is "
+                               f"{train_loss:.4g}", epoch, None)
             history.val_loss.append(metric)
             history.val_acc.append(val_acc)
         history.epochs_run = epoch

@@ -96,3 +96,89 @@ def test_a_clipping_threshold_of_inf_still_means_no_clipping():
     w.grad = torch.full((3,), 2.0)
     assert clip_grad_norm_([w], max_norm=INF, norm_type=INF).item() == 2.0
     assert torch.equal(w.grad, torch.full((3,), 2.0))
+
+
+# ---- fit guards the run ------------------------------------------------------------------
+
+def _net(outputs=3, seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, outputs))
+
+
+def _blobs(n=64, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 4, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+def _fit(model=None, optimizer=None, train=None, **kwargs):
+    from codebase import train as T
+
+    model = model or _net()
+    optimizer = optimizer or optim.SGD(model.parameters(), lr=0.1)
+    return T.fit(model, optimizer, train or _blobs(), epochs=kwargs.pop("epochs", 1), batch_size=16, **kwargs)
+
+
+def _with_nan(pair, row=5):
+    X, y = pair
+    X = X.clone()
+    X[row, 0] = math.nan
+    return X, y
+
+
+FIT_CASES = [
+    ("fit: NaN in the validation inputs", lambda: _fit(val=_with_nan(_blobs(seed=1))), ValueError,
+     r"val's inputs hold NaN or infinite values \(first in row 5\)"),
+    ("fit: NaN in the training inputs", lambda: _fit(train=_with_nan(_blobs())), ValueError,
+     r"train's inputs hold NaN"),
+    ("fit: an optimizer built on another model", lambda: _fit(optimizer=optim.SGD(_net().parameters(), lr=0.1)),
+     ValueError, r"holds none of the model's parameters"),
+    ("fit: outputs (n, 1) against targets (n,)",
+     lambda: _fit(model=_net(outputs=1), train=(torch.randn(64, 4), torch.randn(64))), ValueError,
+     r"outputs have shape \(16, 1\) and the targets \(16,\): the loss would broadcast"),
+    ("fit: label 3 for a 3-class model", lambda: _fit(train=(torch.randn(64, 4), torch.arange(64) % 4)),
+     ValueError, r"class labels must lie in 0\.\.2 .* from 0 to 3"),
+    ("fit: label -1", lambda: _fit(train=(torch.randn(64, 4), torch.arange(64) % 3 - 1)), ValueError,
+     r"class labels must lie in 0\.\.2"),
+    ("fit: label -100 (torch would ignore it silently)",
+     lambda: _fit(train=(torch.randn(64, 4), torch.where(torch.arange(64) == 3, -100, 0))), ValueError,
+     r"class labels"),
+    ("fit: validation labels out of range",
+     lambda: _fit(val=(torch.randn(8, 4), torch.full((8,), 7))), ValueError, r"from 7 to 7"),
+    ("fit: loss_fn returns a float", lambda: _fit(loss_fn=lambda out, y: 0.5), TypeError,
+     r"loss_fn must return a scalar tensor, got float"),
+    ("fit: loss_fn with reduction='none'",
+     lambda: _fit(loss_fn=torch.nn.CrossEntropyLoss(reduction="none")), ValueError,
+     r"loss_fn returned a tensor of shape \(16,\), not one number"),
+]
+
+
+@pytest.mark.parametrize("call, error, pattern", [c[1:] for c in FIT_CASES], ids=[c[0] for c in FIT_CASES])
+def test_fit_refuses_a_run_that_would_be_silently_wrong(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_a_nan_validation_loss_from_the_model_stops_the_run():
+    from codebase import train as T
+
+    class Explodes(torch.nn.Module):  # finite in training mode, NaN in eval mode on the validation data
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            out = self.linear(x)
+            return out if self.training or len(x) == 64 else out * math.nan
+
+    model = Explodes()
+    with pytest.raises(T.TrainingDiverged, match="the validation loss became nan while the training loss is"):
+        T.fit(model, optim.SGD(model.parameters(), lr=0.1), _blobs(), val=_blobs(n=8, seed=2), epochs=1,
+              batch_size=16)
+
+
+def test_lr_range_test_refuses_nan_data_instead_of_suggesting_a_rate():
+    from codebase import train as T
+
+    model = _net()
+    with pytest.raises(ValueError, match=r"train's inputs hold NaN"):
+        T.lr_range_test(model, lambda p: optim.SGD(p, lr=0.1), _with_nan(_blobs(), row=40), steps=30)
