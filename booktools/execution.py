@@ -36,18 +36,25 @@ from pathlib import Path
 _PREFIX = "codebase-"
 
 
-def source_key(root: Path | str | None = None) -> str:
-    """A hash of everything besides a notebook's code that its outputs depend on.
+def source_files(root: Path | str | None = None) -> list[Path]:
+    """The files whose content the chapters' outputs depend on, besides their own code.
 
-    That is the source of ``codebase`` (every ``.py`` file of the package) and, when
-    ``root`` is given and holds one, the ``requirements.txt`` that pins the environment.
+    Every ``.py`` file of ``codebase`` (the package the chapters import, wherever it is
+    installed) and, when ``root`` holds one, ``requirements.txt``. Not ``booktools``: the
+    chapters never import it, so editing it executes no notebook again.
     """
     package = Path(importlib.util.find_spec("codebase").origin).resolve().parent
-    digest = hashlib.sha256()
     files = sorted(package.rglob("*.py"))
     if root is not None and (Path(root) / "requirements.txt").is_file():
         files.append(Path(root) / "requirements.txt")
-    for path in files:
+    return files
+
+
+def source_key(root: Path | str | None = None) -> str:
+    """A hash of everything besides a notebook's code that its outputs depend on (:func:`source_files`)."""
+    package = Path(importlib.util.find_spec("codebase").origin).resolve().parent
+    digest = hashlib.sha256()
+    for path in source_files(root):
         name = path.relative_to(package) if path.is_relative_to(package) else path.name
         digest.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]

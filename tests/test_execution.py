@@ -121,3 +121,11 @@ def test_a_build_runs_the_notebooks_at_once_and_myst_nb_uses_the_cache(tmp_path)
                   "html", status=status2, warning=io.StringIO(), freshenv=True)
     app2.build()
     assert "executing 1 notebook, 1 at a time" in status2.getvalue()  # only the failed one is tried again
+
+
+def test_the_cache_key_covers_codebase_and_the_pins_but_not_the_book_machinery():
+    root = Path(__file__).resolve().parents[1]
+    files = execution.source_files(root)
+    assert root / "requirements.txt" in files
+    assert root / "codebase" / "optim" / "adam.py" in files
+    assert not [f for f in files if "booktools" in f.parts], "editing booktools would re-execute every chapter"
