@@ -11,8 +11,8 @@ environment here::
     python -m booktools.matrix chapters/adam.ipynb   # one chapter
     python -m booktools.matrix --env avx2-auto --env default-compatible chapters/adam.ipynb
 
-It prints, per chapter, the cells that differ in each environment, and exits 1 if any
-does. The environments are not set inside the chapters: a reader's own machine picks
+It prints, per chapter, the cells that differ in each environment (numbered as nbval
+numbers them: code cells only, from 0), and exits 1 if any does. The environments are not set inside the chapters: a reader's own machine picks
 its arithmetic, and the chapters must print the same text whatever it picks.
 """
 from __future__ import annotations
@@ -94,12 +94,12 @@ def run_environment(notebooks: list[str], variables: dict[str, str], jobs: int) 
 
 
 def table(notebooks: list[str], results: dict[str, dict[str, list[str]]]) -> str:
-    """A plain-text table: one row per notebook, one column per environment (``ok`` or the failing cells)."""
+    """A plain-text table: one row per notebook, one column per environment (``ok`` or the failing code cells)."""
     names = list(results)
     rows = [["chapter", *names]]
     for notebook in notebooks:
         stem = Path(notebook).stem
-        rows.append([stem, *(("cells " + " ".join(results[env][stem])) if stem in results[env] else "ok"
+        rows.append([stem, *(("code cells " + " ".join(results[env][stem])) if stem in results[env] else "ok"
                              for env in names)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)

@@ -31,7 +31,7 @@ def test_failed_cells_reads_failures_and_errors_from_the_junit_report(tmp_path):
     assert matrix.failed_cells(report) == {"adam": ["10"], "rmsprop": ["2"]}
     text = matrix.table(["chapters/adam.ipynb", "chapters/nesterov.ipynb"],
                         {"native": {}, "avx2-auto": {"adam": ["10", "18"]}})
-    assert text.splitlines() == ["chapter   native  avx2-auto", "adam      ok      cells 10 18",
+    assert text.splitlines() == ["chapter   native  avx2-auto", "adam      ok      code cells 10 18",
                                  "nesterov  ok      ok"]
 
 
