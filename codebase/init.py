@@ -256,10 +256,13 @@ def init_model(model: torch.nn.Module, scheme, *, bias: float | None = 0.0,
         bias = check_real("bias", bias)
     if generator is not None and _accepts_generator(fn):
         kwargs = {**kwargs, "generator": generator}
+    layers = [layer for layer in model.modules() if isinstance(layer, LAYERS)]
+    if not layers:
+        raise ValueError(f"model has no layer that init_model initializes ({', '.join(t.__name__ for t in LAYERS)}); "
+                         "nothing would change")
     with torch.no_grad():  # so that a plain callable may fill the weight in place
-        for layer in model.modules():
-            if isinstance(layer, LAYERS):
-                fn(layer.weight, **kwargs)
-                if bias is not None and layer.bias is not None:
-                    constant_(layer.bias, bias)
+        for layer in layers:
+            fn(layer.weight, **kwargs)
+            if bias is not None and layer.bias is not None:
+                constant_(layer.bias, bias)
     return model

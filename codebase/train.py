@@ -101,6 +101,9 @@ def grad_norm(model_or_params) -> float:
     (the norm of no gradients is 0). Sparse gradients (``nn.Embedding(sparse=True)``, with
     a torch optimizer that accepts them) count like their dense form.
     """
+    if isinstance(model_or_params, torch.Tensor):
+        raise TypeError("grad_norm takes a module or an iterable of parameters, got one tensor: "
+                        "pass [tensor] (iterating a tensor would give its rows, which have no gradient)")
     params = model_or_params.parameters() if isinstance(model_or_params, nn.Module) else model_or_params
     # torch.linalg.vector_norm is what Tensor.norm() calls, without its Python argument handling;
     # dtype=float64 casts inside the kernel, with the same result as .double() and no copy.

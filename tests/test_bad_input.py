@@ -182,3 +182,27 @@ def test_lr_range_test_refuses_nan_data_instead_of_suggesting_a_rate():
     model = _net()
     with pytest.raises(ValueError, match=r"train's inputs hold NaN"):
         T.lr_range_test(model, lambda p: optim.SGD(p, lr=0.1), _with_nan(_blobs(), row=40), steps=30)
+
+
+FLAG_CASES = [
+    ("load_digits(standardize='no')", lambda: data.load_digits(standardize="no"), TypeError,
+     r"standardize must be True or False"),
+    ("batches(shuffle='no')", lambda: data.batches(torch.zeros(4, 2), torch.zeros(4), 2, shuffle="no"), TypeError,
+     r"shuffle must be True or False"),
+    ("batches(drop_last=1)", lambda: data.batches(torch.zeros(4, 2), torch.zeros(4), 2, drop_last=1), TypeError,
+     r"drop_last must be True or False"),
+    ("init_model(a model without Linear or Conv)",
+     lambda: init.init_model(torch.nn.Sequential(torch.nn.ReLU()), "he_normal"), ValueError,
+     r"no layer that init_model initializes"),
+    ("grad_norm(a tensor)", lambda: __import__("codebase.train").train.grad_norm(torch.ones(3, requires_grad=True)),
+     TypeError, r"got one tensor: pass \[tensor\]"),
+    ("LogUniform(0.1, 0.4, integer=True)", lambda: search.LogUniform(0.1, 0.4, integer=True), ValueError,
+     r"low must round to at least 1"),
+    ("quadratic(rotation=inf)", lambda: surfaces.quadratic(rotation=INF), ValueError, r"rotation must be finite"),
+]
+
+
+@pytest.mark.parametrize("call, error, pattern", [c[1:] for c in FLAG_CASES], ids=[c[0] for c in FLAG_CASES])
+def test_flags_and_types_are_checked(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()

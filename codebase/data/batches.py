@@ -5,7 +5,7 @@ from typing import Iterator
 
 import torch
 
-from .._checks import check_generator, check_int
+from .._checks import check_flag, check_generator, check_int
 from .splits import _check_pair
 
 
@@ -37,6 +37,8 @@ def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool 
     """
     _check_pair(X, y)
     batch_size = check_int("batch_size", batch_size, low=1)
+    check_flag("shuffle", shuffle)
+    check_flag("drop_last", drop_last)
     check_generator("generator", generator)
     n = X.shape[0]
     count = num_batches(n, batch_size, drop_last)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from .._checks import check_int, check_real
+from .._checks import check_flag, check_int, check_real
 from .splits import Split, Splits, _check_float_dtype
 
 
@@ -32,6 +32,7 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: 
                          f"got {val_fraction} + {test_fraction}")
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
     _check_float_dtype(dtype)
+    check_flag("standardize", standardize)
     X, y = _digits_arrays()
     rest, test = _stratified_split(np.arange(len(y)), y, test_fraction, seed)
     # val_fraction is a fraction of the whole set; rescale it to the part that is left.
