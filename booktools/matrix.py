@@ -12,8 +12,9 @@ environment here::
     python -m booktools.matrix --env avx2-auto --env default-compatible chapters/adam.ipynb
 
 It prints, per chapter, the cells that differ in each environment (numbered as nbval
-numbers them: code cells only, from 0), and exits 1 if any does. The environments are not set inside the chapters: a reader's own machine picks
-its arithmetic, and the chapters must print the same text whatever it picks.
+numbers them: code cells only, from 0), and exits 1 if any does. The environments are
+not set inside the chapters: a reader's own machine picks its arithmetic, and the
+chapters must print the same text whatever it picks.
 """
 from __future__ import annotations
 
