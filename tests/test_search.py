@@ -217,3 +217,106 @@ def test_main_effects_validates():
     nan = search.random_search(lambda c: math.nan, SPACE, 10)
     with pytest.raises(ValueError, match="finite"):
         search.main_effects(nan)
+
+
+# --- successive halving ---------------------------------------------------------------------------
+
+def _recorder(score=lambda config, budget: config["x"]):
+    calls = []
+
+    def objective(config, budget):
+        calls.append((config["x"], budget))
+        return score(config, budget)
+    return objective, calls
+
+
+def test_successive_halving_budget_schedule_and_survivors():
+    objective, calls = _recorder()
+    res = search.successive_halving(objective, {"x": Uniform(0.0, 1.0)}, 27, 1, eta=3, seed=0)
+    # 27 configurations: rungs of 27, 9, 3, 1 at budgets 1, 3, 9, 27
+    assert [len(r.trials) for r in res.rungs] == [27, 9, 3, 1]
+    assert [r.budget for r in res.rungs] == [1, 3, 9, 27]
+    assert all(isinstance(r.budget, int) for r in res.rungs)
+    assert len(calls) == 27 + 9 + 3 + 1 and res.total_budget == 27 * 4
+    # each rung keeps exactly the top 1/eta of the one before
+    for lower, upper in zip(res.rungs[:-1], res.rungs[1:]):
+        top = sorted(np.argsort(-lower.scores, kind="stable")[:len(lower.trials) // 3])
+        assert upper.trials == tuple(lower.trials[j] for j in top)
+    # ... so the winner is the configuration with the largest x of all
+    xs = [c["x"] for c in res.configs]
+    assert res.best_index == int(np.argmax(xs)) and res.best_score == max(xs)
+    assert res.best_config == res.configs[res.best_index]
+
+
+def test_successive_halving_default_rungs_and_keep_at_least_one():
+    for n, eta, expected in [(1, 3, [1]), (2, 3, [2]), (3, 3, [3, 1]), (10, 3, [10, 3, 1]),
+                             (16, 2, [16, 8, 4, 2, 1]), (17, 4, [17, 4, 1])]:
+        objective, _ = _recorder()
+        res = search.successive_halving(objective, {"x": Uniform(0.0, 1.0)}, n, 2, eta=eta)
+        assert [len(r.trials) for r in res.rungs] == expected
+    # more rungs than needed: the last configuration keeps getting a larger budget
+    objective, _ = _recorder()
+    res = search.successive_halving(objective, {"x": Uniform(0.0, 1.0)}, 4, 0.5, eta=2, rungs=4)
+    assert [len(r.trials) for r in res.rungs] == [4, 2, 1, 1]
+    assert [r.budget for r in res.rungs] == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_successive_halving_returns_the_best_under_the_largest_budget():
+    # The score depends on the budget: configurations with small x start fast, large x end best.
+    def score(config, budget):
+        return config["x"] * budget - 0.5 * config["x"] ** 2 * 3
+    objective, _ = _recorder(score)
+    res = search.successive_halving(objective, {"x": Uniform(0.0, 10.0)}, 9, 1, eta=3, seed=1)
+    last = res.rungs[-1]
+    assert res.best_score == last.scores.max()
+    assert res.best_index == last.trials[int(np.argmax(last.scores))]
+
+
+def test_successive_halving_min_mode_nan_and_ties():
+    space = {"x": Choice((3, 1, 2, 1))}
+    res = search.successive_halving(lambda c, b: float(c["x"]), space, 8, 1, eta=2, mode="min", seed=3)
+    assert res.best_score == 1.0
+    # nan ranks last, in both modes
+    for mode in ("max", "min"):
+        res = search.successive_halving(lambda c, b: math.nan if c["x"] == 1 else float(c["x"]),
+                                        {"x": Choice((1, 2))}, 6, 1, eta=2, mode=mode, seed=0)
+        assert not math.isnan(res.best_score)
+    # ties keep the earlier configuration
+    res = search.successive_halving(lambda c, b: 0.0, {"x": Uniform(0.0, 1.0)}, 9, 1, eta=3)
+    assert res.rungs[1].trials == (0, 1, 2) and res.best_index == 0
+
+
+def test_successive_halving_is_deterministic_and_draws_like_random_search():
+    space = {"lr": LogUniform(1e-4, 1.0), "b": Choice((16, 32))}
+    runs = [search.successive_halving(lambda c, r: -abs(math.log10(c["lr"]) + 2) + 0.01 * r, space, 12, 1, seed=5)
+            for _ in range(2)]
+    assert runs[0].configs == runs[1].configs and runs[0].best_index == runs[1].best_index
+    assert all(np.array_equal(a.scores, b.scores) for a, b in zip(runs[0].rungs, runs[1].rungs))
+    rs = search.random_search(lambda c: 0.0, space, 12, seed=5)
+    assert runs[0].configs == rs.configs
+    other = search.successive_halving(lambda c, r: 0.0, space, 12, 1, seed=6)
+    assert other.configs != runs[0].configs
+
+
+def test_successive_halving_validates():
+    space, ok = {"x": Uniform(0.0, 1.0)}, (lambda c, b: 0.0)
+    for kwargs, error, match in [
+            (dict(objective=None), TypeError, "objective"),
+            (dict(space={}), ValueError, "space"),
+            (dict(n_configs=0), ValueError, "n_configs"),
+            (dict(n_configs=2.0), TypeError, "n_configs"),
+            (dict(min_budget=0), ValueError, "min_budget"),
+            (dict(min_budget=-1.5), ValueError, "min_budget"),
+            (dict(min_budget="1"), TypeError, "min_budget"),
+            (dict(min_budget=True), TypeError, "min_budget"),
+            (dict(eta=1), ValueError, "eta"),
+            (dict(eta=2.5), TypeError, "eta"),
+            (dict(rungs=0), ValueError, "rungs"),
+            (dict(seed=-1), ValueError, "seed"),
+            (dict(mode="best"), ValueError, "mode")]:
+        args = dict(objective=ok, space=space, n_configs=4, min_budget=1) | kwargs
+        with pytest.raises(error, match=match):
+            search.successive_halving(args.pop("objective"), args.pop("space"), args.pop("n_configs"),
+                                      args.pop("min_budget"), **args)
+    with pytest.raises(TypeError, match="objective must return a real number"):
+        search.successive_halving(lambda c, b: "good", space, 4, 1)
