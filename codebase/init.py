@@ -161,6 +161,7 @@ def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
+    a = check_real("a", a)  # the leaky-ReLU slope, checked under its own name
     check_choice("mode", mode, ("fan_in", "fan_out"))
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     fan = fan_in if mode == "fan_in" else fan_out

@@ -206,3 +206,8 @@ FLAG_CASES = [
 def test_flags_and_types_are_checked(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_the_leaky_relu_slope_is_named_a_in_its_error():
+    with pytest.raises(TypeError, match=r"^a must be a real number"):
+        init.kaiming_uniform_(torch.empty(3, 3), a="x")
