@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from codebase.course import toc_names
+from booktools.course.pages import toc_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,12 +35,12 @@ def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_command():
 
 def test_every_requirement_is_pinned_exactly():
     lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
-    packages = [ln for ln in lines if ln and not ln.startswith("#") and ln != "-e ."]
+    packages = [ln for ln in lines if ln and not ln.startswith("#") and not ln.startswith("-e ")]
     assert packages, "requirements.txt lists no packages"
     unpinned = [ln for ln in packages if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", ln)]
     assert not unpinned, f"not pinned exactly: {unpinned}"
     assert "torch==2.13.0" in packages
-    assert "-e ." in lines, "requirements.txt must install codebase itself"
+    assert "-e .[book]" in lines, "requirements.txt must install codebase and booktools (the [book] extra) itself"
 
 
 def test_every_toc_entry_exists_and_every_chapter_is_in_the_toc():
@@ -98,8 +98,6 @@ def _imported_modules(sources):
 # (matplotlib brings Pillow; matplotlib_inline comes with ipykernel).
 _PACKAGE_MODULES = {"torch": "torch", "numpy": "numpy", "sklearn": "scikit-learn", "matplotlib": "matplotlib"}
 _WITH_JUPYTER = {"IPython", "PIL", "matplotlib_inline"}
-# Build and course tools: they run in the book's own environment (requirements.txt), not in a chapter.
-_TOOL_MODULES = {"course.py", "sphinxext.py", "execution.py"}
 
 
 def test_chapters_import_only_what_codebase_installs():
@@ -115,19 +113,49 @@ def test_chapters_import_only_what_codebase_installs():
         used = _imported_modules("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert used <= allowed, f"{path.name} imports {sorted(used - allowed)}, which Colab would lack"
     for path in sorted((ROOT / "codebase").rglob("*.py")):
-        if path.name in _TOOL_MODULES:
-            continue
         used = _imported_modules([path.read_text(encoding="utf-8")])
         assert used <= allowed, f"{path.relative_to(ROOT)} imports {sorted(used - allowed)}"
 
 
-def _declared_dependencies():
-    """The distribution names in pyproject.toml's [project] dependencies."""
+def _declared_dependencies(extra: str | None = None):
+    """The distribution names in pyproject.toml's [project] dependencies (or those of an extra)."""
     import re
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
+    specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return {re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0] for spec in specs}
+
+
+# The modules booktools imports, by the distribution of pyproject.toml's [book] extra that brings them.
+_BOOK_MODULES = {"sphinx": "sphinx", "docutils": "docutils", "myst_nb": "myst-nb", "jupyter_cache": "jupyter-cache",
+                 "nbformat": "nbformat", "yaml": "PyYAML", "pybtex": "pybtex", "mathjax": "django-static-mathjax",
+                 "nbgrader": "nbgrader", "pytest": "pytest", "xdist": "pytest-xdist", "nbval": "nbval",
+                 "jupyter_book": "jupyter-book"}
+
+
+def test_booktools_imports_only_what_its_extra_declares():
+    import sys
+
+    declared = _declared_dependencies("book")
+    assert set(_BOOK_MODULES.values()) == declared, "update _BOOK_MODULES with pyproject.toml's [book] extra"
+    allowed = set(sys.stdlib_module_names) | {"codebase", "booktools"} | set(_PACKAGE_MODULES) | set(_BOOK_MODULES)
+    for path in sorted((ROOT / "booktools").rglob("*.py")):
+        used = _imported_modules([path.read_text(encoding="utf-8")])
+        assert used <= allowed, f"{path.relative_to(ROOT)} imports {sorted(used - allowed)}"
+
+
+def test_import_codebase_loads_none_of_the_book_machinery():
+    """A student's codebase (Colab installs only it) must not need the build and course tools."""
+    import subprocess
+    import sys
+
+    code = ("import sys, codebase\n"
+            "for name in codebase.__all__: getattr(codebase, name)\n"
+            "heavy = ('sphinx', 'nbformat', 'jupyter_cache', 'yaml', 'nbgrader', 'pybtex', 'booktools', 'myst_nb')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"importing every codebase module loads {out.strip()}"
 
 
 def test_binder_builds_the_environment_the_outputs_were_made_in():
@@ -147,4 +175,37 @@ def test_binder_builds_the_environment_the_outputs_were_made_in():
     install = next(line for line in commands if "pip install" in line)
     assert "-r requirements.txt" in install and "download.pytorch.org/whl/cpu" in install
     # requirements.txt installs codebase itself, so a Binder kernel can import it
-    assert (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()[-1].strip() == "-e ."
+    assert (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()[-1].strip() == "-e .[book]"
+
+
+# A glued float with more digits than this carries the last bits of one machine's arithmetic.
+_GLUE_DIGITS = 6
+_FLOAT = re.compile(r"^(?:np\.float(?:16|32|64)\()?(-?\d+\.?\d*(?:e[-+]?\d+)?)\)?$")
+
+
+def _significant_digits(text: str) -> int:
+    mantissa = text.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) if mantissa else 0
+
+
+def test_no_glued_float_carries_float_noise():
+    """codebase.glue(..., digits=n) rounds a float before it reaches the page; nothing is glued raw."""
+    import json
+
+    noisy = []
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            for output in cell.get("outputs", []):
+                scrapbook = output.get("metadata", {}).get("scrapbook")
+                if not scrapbook:
+                    continue
+                text = output["data"].get(scrapbook["mime_prefix"] + "text/plain", "")
+                match = _FLOAT.match(text.strip())
+                if match and "." in text and _significant_digits(match.group(1)) > _GLUE_DIGITS:
+                    noisy.append(f"{path.stem} cell {index}: {scrapbook['name']} = {text}")
+    assert not noisy, "glue these with digits=n:\n" + "\n".join(noisy)
+
+
+def test_the_digit_counter_counts_significant_digits():
+    assert [_significant_digits(t) for t in ("0.05815805122256279", "0.0582", "1200.0", "3.87e+32", "0")] == \
+        [16, 3, 2, 3, 0]
