@@ -138,6 +138,9 @@ def newton_direction(hessian: torch.Tensor, grad: torch.Tensor, damping: float =
     """
     if not isinstance(hessian, torch.Tensor) or not isinstance(grad, torch.Tensor):
         raise TypeError(f"hessian and grad must be tensors, got {type(hessian).__name__} and {type(grad).__name__}")
+    if not hessian.is_floating_point() or hessian.dtype != grad.dtype:
+        raise TypeError(f"hessian and grad must be floating-point tensors of one dtype, got {hessian.dtype} "
+                        f"and {grad.dtype}")
     if grad.ndim != 1 or hessian.shape != (grad.numel(), grad.numel()):
         raise ValueError(f"hessian must have shape (d, d) and grad shape (d,), got {tuple(hessian.shape)} "
                          f"and {tuple(grad.shape)}")

@@ -211,3 +211,14 @@ def test_flags_and_types_are_checked(call, error, pattern):
 def test_the_leaky_relu_slope_is_named_a_in_its_error():
     with pytest.raises(TypeError, match=r"^a must be a real number"):
         init.kaiming_uniform_(torch.empty(3, 3), a="x")
+
+
+@pytest.mark.parametrize("hessian, grad", [
+    (torch.tensor([[2, 0], [0, 1]]), torch.tensor([1, 1])),
+    (torch.eye(2, dtype=torch.float64), torch.ones(2)),
+])
+def test_newton_direction_names_the_dtypes_instead_of_calling_them_singular(hessian, grad):
+    from codebase import second_order
+
+    with pytest.raises(TypeError, match="floating-point tensors of one dtype"):
+        second_order.newton_direction(hessian, grad)
