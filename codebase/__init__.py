@@ -16,6 +16,7 @@ Submodules are imported on first use, so ``import codebase`` is fast:
 - ``codebase.diagnostics``: per-layer activation and gradient statistics
 - ``codebase.theory``: convergence rates of gradient descent and momentum on quadratics
 - ``codebase.compare``: tuning, multi-seed runs and the cost of optimizers
+- ``codebase.stacked``: many runs of one small network trained at once (for races of optimizers)
 - ``codebase.search``: random search and the importance of hyperparameters
 - ``codebase.second_order``: Hessians, Hessian-vector products and Newton's method
 - ``codebase.checks``: checks that grade the coding exercises
@@ -28,7 +29,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("optim", "schedules", "schedulers", "init", "nn", "regularization", "data", "surfaces", "train",
-               "plot", "env", "clipping", "diagnostics", "theory", "compare", "search",
+               "plot", "env", "clipping", "diagnostics", "theory", "compare", "stacked", "search",
                "second_order", "checks")
 
 __all__ = ["setup", "glue", "__version__", *_SUBMODULES]
