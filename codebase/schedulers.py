@@ -135,9 +135,9 @@ def _param_groups(optimizer):
 class Driver:
     """What the two drivers share: writing checked rates into an optimizer's parameter groups.
 
-    A subclass sets ``interval`` (when the training loop calls :meth:`step`) and
-    ``needs_metric`` (whether :meth:`step` takes the validation metric), and calls
-    :meth:`_apply` with the rate of each group. A rate that is negative, NaN or infinite
+    A subclass sets ``interval`` (when the training loop calls its ``step``) and
+    ``needs_metric`` (whether ``step`` takes the validation metric), and calls
+    ``_apply`` with the rate of each group. A rate that is negative, NaN or infinite
     (a schedule's mistake, which would make the optimizer climb or blow up) raises
     ``ValueError`` naming the step.
     """

@@ -14,12 +14,14 @@ Each one gives the same learning rates as its counterpart in
 a recursive update of the optimizer's ``lr``.
 
 Two drivers connect a schedule to an optimizer (ours or ``torch.optim``'s), and share
-:class:`Driver`, which writes the rates into the parameter groups after checking them:
+:class:`~codebase.schedulers.Driver`, which writes the rates into the parameter groups
+after checking them (they live in :mod:`codebase.schedulers` and are importable from here):
 
-- :class:`Scheduler` sets ``lr = s(k)`` in every parameter group; ``interval`` says
-  whether the training loop calls ``.step()`` after every optimizer step (``'step'``) or
-  once per epoch (``'epoch'``).
-- :class:`PlateauScheduler` asks a :class:`ReduceOnPlateau` controller for the next
+- :class:`~codebase.schedulers.Scheduler` sets ``lr = s(k)`` in every parameter group;
+  ``interval`` says whether the training loop calls ``.step()`` after every optimizer step
+  (``'step'``) or once per epoch (``'epoch'``).
+- :class:`~codebase.schedulers.PlateauScheduler` asks a
+  :class:`~codebase.schedulers.ReduceOnPlateau` controller for the next
   learning rate given the validation metric, once per epoch. Its ``needs_metric`` is
   ``True``: that attribute, not the signature of ``step``, tells a training loop to pass
   the metric.

@@ -304,7 +304,7 @@ def main_effects(result: SearchResult, *, bins: int = 4, adjusted: bool = True) 
 @dataclass(frozen=True)
 class Rung:
     """One rung of :func:`successive_halving`: every configuration in ``trials`` (indices
-    into :attr:`HalvingResult.configs`) was evaluated with ``budget``, and scored ``scores``."""
+    into ``HalvingResult.configs``) was evaluated with ``budget``, and scored ``scores``."""
 
     budget: float
     trials: tuple
@@ -345,7 +345,7 @@ class HalvingResult:
 
     @property
     def total_budget(self) -> float:
-        """The budget spent: the sum over rungs of (number of evaluations x budget)."""
+        """The sum over the rungs of (number of evaluations x budget), i.e. the budget spent."""
         return sum(len(r.trials) * r.budget for r in self.rungs)
 
 
