@@ -2,7 +2,7 @@
 
 A *schedule* is any callable ``s(k) -> float`` where ``k = 0, 1, 2, ...`` is the number of
 optimizer steps (or epochs) already taken, and ``s(k)`` is the learning rate
-:math:`\alpha_k` of the next step, in the book's notation. The schedules here are small
+:math:`\\alpha_k` of the next step, in the book's notation. The schedules here are small
 frozen dataclasses, so their hyperparameters are attributes you can print and inspect::
 
     >>> sched = Cosine(lr=0.1, total_steps=100)

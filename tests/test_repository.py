@@ -209,3 +209,26 @@ def test_no_glued_float_carries_float_noise():
 def test_the_digit_counter_counts_significant_digits():
     assert [_significant_digits(t) for t in ("0.05815805122256279", "0.0582", "1200.0", "3.87e+32", "0")] == \
         [16, 3, 2, 3, 0]
+
+
+def test_no_docstring_holds_a_control_character():
+    """A lone backslash in a docstring ("\\alpha" written as "\alpha") turns into a control
+    character (here BEL) that breaks the API page's math."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import codebase
+
+    bad = []
+    for info in pkgutil.walk_packages(codebase.__path__, "codebase."):
+        module = importlib.import_module(info.name)
+        objects = [module] + [o for o in vars(module).values() if inspect.isfunction(o) or inspect.isclass(o)]
+        for obj in objects:
+            docs = [obj.__doc__ or ""]
+            if inspect.isclass(obj):
+                docs += [getattr(v, "__doc__", None) or "" for v in vars(obj).values()
+                         if callable(v) or isinstance(v, property)]
+            if any(ord(c) < 32 and c not in "\n\t" for d in docs for c in d):
+                bad.append(f"{info.name}.{getattr(obj, '__name__', '?')}")
+    assert not bad, f"docstrings with control characters (use \\\\ or a raw string): {sorted(set(bad))}"
