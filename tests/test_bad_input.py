@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from codebase import data, init, nn, optim, regularization, schedules, search, surfaces
+from codebase import train as T
 
 INF = math.inf
 OPTIMIZERS = ["SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW"]
@@ -111,8 +112,6 @@ def _blobs(n=64, classes=3, seed=0):
 
 
 def _fit(model=None, optimizer=None, train=None, **kwargs):
-    from codebase import train as T
-
     model = model or _net()
     optimizer = optimizer or optim.SGD(model.parameters(), lr=0.1)
     return T.fit(model, optimizer, train or _blobs(), epochs=kwargs.pop("epochs", 1), batch_size=16, **kwargs)
@@ -159,8 +158,6 @@ def test_fit_refuses_a_run_that_would_be_silently_wrong(call, error, pattern):
 
 
 def test_a_nan_validation_loss_from_the_model_stops_the_run():
-    from codebase import train as T
-
     class Explodes(torch.nn.Module):  # finite in training mode, NaN in eval mode on the validation data
         def __init__(self):
             super().__init__()
@@ -177,8 +174,6 @@ def test_a_nan_validation_loss_from_the_model_stops_the_run():
 
 
 def test_lr_range_test_refuses_nan_data_instead_of_suggesting_a_rate():
-    from codebase import train as T
-
     model = _net()
     with pytest.raises(ValueError, match=r"train's inputs hold NaN"):
         T.lr_range_test(model, lambda p: optim.SGD(p, lr=0.1), _with_nan(_blobs(), row=40), steps=30)
@@ -194,7 +189,7 @@ FLAG_CASES = [
     ("init_model(a model without Linear or Conv)",
      lambda: init.init_model(torch.nn.Sequential(torch.nn.ReLU()), "he_normal"), ValueError,
      r"no layer that init_model initializes"),
-    ("grad_norm(a tensor)", lambda: __import__("codebase.train").train.grad_norm(torch.ones(3, requires_grad=True)),
+    ("grad_norm(a tensor)", lambda: T.grad_norm(torch.ones(3, requires_grad=True)),
      TypeError, r"got one tensor: pass \[tensor\]"),
     ("LogUniform(0.1, 0.4, integer=True)", lambda: search.LogUniform(0.1, 0.4, integer=True), ValueError,
      r"low must round to at least 1"),
