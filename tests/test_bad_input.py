@@ -217,3 +217,55 @@ def test_newton_direction_names_the_dtypes_instead_of_calling_them_singular(hess
 
     with pytest.raises(TypeError, match="floating-point tensors of one dtype"):
         second_order.newton_direction(hessian, grad)
+
+
+# ---- values torch accepts that make no sense: a warning that names them and says what they do ---------
+
+SENSELESS = [
+    ("SGD(momentum=1.5)", lambda w: optim.SGD([w], lr=0.1, momentum=1.5), r"SGD\(momentum=1.5\) makes the momentum"),
+    ("SGD(dampening=5)", lambda w: optim.SGD([w], lr=0.1, dampening=5.0), r"SGD\(dampening=5.0\) scales"),
+    ("SGD(dampening=-1)", lambda w: optim.SGD([w], lr=0.1, dampening=-1.0), r"negative \(uphill\)"),
+    ("RMSprop(alpha=1.5)", lambda w: optim.RMSprop([w], alpha=1.5), r"RMSprop\(alpha=1.5\).*NaN"),
+    ("RMSprop(eps=0)", lambda w: optim.RMSprop([w], eps=0.0), r"RMSprop\(eps=0.0\) divides 0 by 0"),
+    ("Adam(eps=0)", lambda w: optim.Adam([w], eps=0.0), r"Adam\(eps=0.0\) divides 0 by 0"),
+    ("Adagrad(eps=0)", lambda w: optim.Adagrad([w], eps=0.0), r"Adagrad\(eps=0.0\)"),
+    ("Adadelta(eps=0)", lambda w: optim.Adadelta([w], eps=0.0), r"nothing moves"),
+    ("AdamW(lr=0.01, weight_decay=250)", lambda w: optim.AdamW([w], lr=0.01, weight_decay=250.0),
+     r"AdamW\(weight_decay=250.0\).*flip sign"),
+]
+
+
+@pytest.mark.parametrize("make, pattern", [c[1:] for c in SENSELESS], ids=[c[0] for c in SENSELESS])
+def test_a_senseless_value_torch_accepts_gets_one_warning_that_says_what_it_does(make, pattern):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt = make(_w())
+    ours = [w for w in caught if issubclass(w.category, optim.SenselessHyperparameterWarning)]
+    assert len(ours) == 1 and ours[0].filename == __file__, [str(w.message) for w in caught]
+    assert __import__("re").search(pattern, str(ours[0].message))
+    assert "torch accepts it" in str(ours[0].message)
+    assert opt.param_groups  # compatible with torch: it is accepted
+
+
+def test_the_defaults_and_a_scheduler_that_stays_sensible_give_no_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", optim.SenselessHyperparameterWarning)
+        for name in OPTIMIZERS:
+            w = _w()
+            opt = getattr(optim, name)([w])
+            w.grad = torch.ones(3)
+            opt.param_groups[0]["lr"] *= 0.5
+            opt.step()
+
+
+def test_a_value_written_later_is_warned_about_at_the_next_step():
+    w = _w()
+    opt = optim.AdamW([w], lr=1e-3, weight_decay=0.01)
+    opt.param_groups[0]["lr"] = 200.0
+    w.grad = torch.ones(3)
+    with pytest.warns(optim.SenselessHyperparameterWarning, match="flip sign"):
+        opt.step()

@@ -34,6 +34,7 @@ defaults.
 """
 from __future__ import annotations
 
+from ._base import SenselessHyperparameterWarning  # noqa: F401 (public, for warnings filters)
 from .adadelta import Adadelta, adadelta_update
 from .adagrad import Adagrad, adagrad_update
 from .adam import Adam, adam_update

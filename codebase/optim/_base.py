@@ -19,12 +19,18 @@ when loading an old state dict.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
 from .._checks import check_flag
 
-__all__ = ["BaseOptimizer", "new_step"]
+__all__ = ["BaseOptimizer", "SenselessHyperparameterWarning", "new_step"]
+
+
+class SenselessHyperparameterWarning(UserWarning):
+    """A hyperparameter that torch accepts, and so does this package, but that makes no
+    mathematical sense (``SGD(momentum=1.5)``, ``Adam(eps=0)``): the message says what it does."""
 
 
 def new_step():
@@ -61,6 +67,17 @@ _TORCH_ADD_PARAM_GROUP = _undecorated(torch.optim.Optimizer.add_param_group)
 _TORCH_GROUP_KEYS = {"params", "param_names", "initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum",
                      "name"}
 _TORCH_ZERO_GRAD = _undecorated(torch.optim.Optimizer.zero_grad)
+
+
+def _user_level() -> int:
+    """The ``stacklevel`` that points a warning at the user's line, past this package's and torch's frames."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and any(part in frame.f_code.co_filename.replace("\\", "/")
+                                    for part in ("codebase/optim/", "torch/optim/", "torch/utils/", "torch/_")):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class BaseOptimizer(torch.optim.Optimizer):
@@ -105,6 +122,15 @@ class BaseOptimizer(torch.optim.Optimizer):
                 raise ValueError(f"Invalid {key}: {value} ({key} must be finite; torch accepts it, "
                                  f"and the first step turns the parameters into inf or nan)")
 
+    def _warn_senseless(self, group):
+        """Warn once per optimizer and value about a hyperparameter of ``group`` listed in ``_SENSELESS``."""
+        warned = self.__dict__.setdefault("_warned", set())
+        for name, senseless, consequence in self._SENSELESS:
+            if senseless(group) and (name, group[name]) not in warned:
+                warned.add((name, group[name]))
+                warnings.warn(f"{type(self).__name__}({name}={group[name]!r}) {consequence}; torch accepts it, "
+                              f"and so does this class", SenselessHyperparameterWarning, stacklevel=_user_level())
+
     def _check_keys(self, param_group):
         """Refuse a group key that looks like a misspelled hyperparameter (``lrr`` for ``lr``).
 
@@ -146,6 +172,7 @@ class BaseOptimizer(torch.optim.Optimizer):
                     seen.add(id(p))
             param_group = {**param_group, "params": params}
         _TORCH_ADD_PARAM_GROUP(self, param_group)
+        self._warn_senseless(self.param_groups[-1])
 
     def _recheck(self):
         """Check again the hyperparameters of every group that changed since it was last checked.
@@ -162,6 +189,7 @@ class BaseOptimizer(torch.optim.Optimizer):
                     self._check_group(group)
                 except (TypeError, ValueError) as error:
                     raise type(error)(f"param_groups[{index}] was changed after construction: {error}") from None
+                self._warn_senseless(group)
                 checked[index] = values
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -172,6 +200,10 @@ class BaseOptimizer(torch.optim.Optimizer):
 
     def _init_state(self, p, state, group):
         """Create the state of ``p`` (nothing by default)."""
+
+    #: Values that torch accepts but that make no sense, as (parameter, test on a group, what the
+    #: value does): each gives a :class:`SenselessHyperparameterWarning` (shown once per place).
+    _SENSELESS = ()
 
     #: The flags that torch's ``__setstate__`` fills in when a state dict saved by an older
     #: version lacks them, with torch's fixed values (not this optimizer's constructor arguments:

@@ -77,6 +77,10 @@ class Adadelta(BaseOptimizer):
     ``square_avg`` (``v``) and ``acc_delta`` (``u``).
     """
 
+    _SENSELESS = (
+        ("eps", lambda g: g["eps"] == 0, "makes every step sqrt(u + eps) / sqrt(v + eps) * g = 0: nothing moves"),
+    )
+
     _TORCH_FLAG_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,

@@ -75,6 +75,11 @@ class Adagrad(BaseOptimizer):
     accepts) are rejected.
     """
 
+    _SENSELESS = (
+        ("eps", lambda g: g["eps"] == 0 and g["initial_accumulator_value"] == 0,
+         "with an initial accumulator of 0 divides 0 by 0 (NaN) wherever a gradient entry has always been 0"),
+    )
+
     _TORCH_FLAG_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,

@@ -140,6 +140,12 @@ class Adam(BaseOptimizer):
     ``max_exp_avg_sq`` (``v_max``).
     """
 
+    _SENSELESS = (
+        ("eps", lambda g: g["eps"] == 0, "divides 0 by 0 (NaN) wherever a gradient entry and its average are 0"),
+        ("weight_decay", lambda g: g["decoupled_weight_decay"] and g["lr"] * g["weight_decay"] >= 1,
+         "with lr multiplies the weights by 1 - lr * weight_decay <= 0 at every step: they vanish or flip sign"),
+    )
+
     _TORCH_FLAG_DEFAULTS = {"amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
                            "differentiable": False, "decoupled_weight_decay": False, "fused": None}
 

@@ -98,6 +98,12 @@ class RMSprop(BaseOptimizer):
     torch, ``eps`` is added after the square root (TensorFlow adds it inside).
     """
 
+    _SENSELESS = (
+        ("alpha", lambda g: g["alpha"] > 1,
+         "weighs the new squared gradient by 1 - alpha < 0, so the average can turn negative and its root NaN"),
+        ("eps", lambda g: g["eps"] == 0, "divides 0 by 0 (NaN) wherever a gradient entry and its average are 0"),
+    )
+
     _TORCH_FLAG_DEFAULTS = {"momentum": 0, "centered": False, "foreach": None, "maximize": False,
                            "differentiable": False, "capturable": False}
 

@@ -98,6 +98,12 @@ class SGD(BaseOptimizer):
     accepts) are rejected.
     """
 
+    _SENSELESS = (
+        ("momentum", lambda g: g["momentum"] > 1, "makes the momentum buffer grow geometrically, so the steps diverge"),
+        ("dampening", lambda g: not 0 <= g["dampening"] <= 1,
+         "scales each new gradient by 1 - dampening, which is negative (uphill) or above 1 outside [0, 1]"),
+    )
+
     _TORCH_FLAG_DEFAULTS = {"nesterov": False, "maximize": False, "foreach": None, "differentiable": False, "fused": False}
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
