@@ -69,6 +69,11 @@ _TORCH_GROUP_KEYS = {"params", "param_names", "initial_lr", "max_lr", "min_lr", 
 _TORCH_ZERO_GRAD = _undecorated(torch.optim.Optimizer.zero_grad)
 
 
+def _hyperparameters(group) -> tuple:
+    """Every value of a parameter group but its parameters: what a later step compares to see a change."""
+    return tuple(value for key, value in group.items() if key != "params")
+
+
 def _user_level() -> int:
     """The ``stacklevel`` that points a warning at the user's line, past this package's and torch's frames."""
     import sys
@@ -117,8 +122,10 @@ class BaseOptimizer(torch.optim.Optimizer):
                 )
         check_flag("maximize", group["maximize"])
         for key, value in group.items():  # after the subclass's checks, which give torch's messages
-            numbers = value if isinstance(value, (tuple, list)) and key != "params" else (value,)
-            if key != "params" and any(isinstance(v, float) and math.isinf(v) for v in numbers):
+            if key == "params":
+                continue
+            numbers = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, float) and math.isinf(v) for v in numbers):
                 raise ValueError(f"Invalid {key}: {value} ({key} must be finite; torch accepts it, "
                                  f"and the first step turns the parameters into inf or nan)")
 
@@ -172,7 +179,10 @@ class BaseOptimizer(torch.optim.Optimizer):
                     seen.add(id(p))
             param_group = {**param_group, "params": params}
         _TORCH_ADD_PARAM_GROUP(self, param_group)
-        self._warn_senseless(self.param_groups[-1])
+        group = self.param_groups[-1]
+        self._warn_senseless(group)
+        # checked just now: the first step need not check this group again
+        self.__dict__.setdefault("_checked", {})[len(self.param_groups) - 1] = _hyperparameters(group)
 
     def _recheck(self):
         """Check again the hyperparameters of every group that changed since it was last checked.
@@ -183,7 +193,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         """
         checked = self.__dict__.setdefault("_checked", {})
         for index, group in enumerate(self.param_groups):
-            values = tuple(value for key, value in group.items() if key != "params")
+            values = _hyperparameters(group)
             if checked.get(index) != values:
                 try:
                     self._check_group(group)
@@ -202,7 +212,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         """Create the state of ``p`` (nothing by default)."""
 
     #: Values that torch accepts but that make no sense, as (parameter, test on a group, what the
-    #: value does): each gives a :class:`SenselessHyperparameterWarning` (shown once per place).
+    #: value does): each gives a :class:`SenselessHyperparameterWarning`, once per optimizer and value.
     _SENSELESS = ()
 
     #: The flags that torch's ``__setstate__`` fills in when a state dict saved by an older
