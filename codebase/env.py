@@ -27,6 +27,7 @@ def setup(seed: int = 0, threads: int = 1, *, plots: bool = True) -> None:
     """
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
     threads = check_int("threads", threads, low=1)
+    check_flag("plots", plots)
     import numpy as np
     import torch
 

@@ -330,7 +330,7 @@ class Maxout(torch.nn.Module):
         self.in_features = check_int("in_features", in_features, low=1)
         self.out_features = check_int("out_features", out_features, low=1)
         self.pieces = check_int("pieces", pieces, low=1)
-        self.linear = torch.nn.Linear(in_features, out_features * pieces, bias=bias)
+        self.linear = torch.nn.Linear(in_features, out_features * pieces, bias=check_flag("bias", bias))
 
     def pieces_of(self, x: torch.Tensor) -> torch.Tensor:
         """The affine pieces :math:`w_{jk}^\\top x + b_{jk}`, shape ``(..., out_features, pieces)``."""

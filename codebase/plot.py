@@ -11,7 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import check_choice, check_flag, check_int, check_real
 
 __all__ = ["loss_curves", "band", "contour", "trajectories", "side_by_side", "lr_range_plot",
            "schedule_plot", "slider", "Slider"]
@@ -54,6 +54,7 @@ def loss_curves(curves: Mapping, *, key: str | Sequence[str] = "train_loss", log
     gets its own line style. The x axis counts from 1 (epochs or steps).
     """
     _check_mapping("curves", curves)
+    check_flag("logy", logy)
     import matplotlib.pyplot as plt
 
     keys = [key] if isinstance(key, str) else list(key)
@@ -92,6 +93,8 @@ def band(x, runs, *, label: str | None = None, kind: str = "std", color=None, al
     if runs.ndim != 2 or x.ndim != 1 or runs.shape[1] != len(x):
         raise ValueError(f"runs must have shape (runs, len(x)) = (runs, {len(x)}), got {runs.shape}")
     check_choice("kind", kind, ("std", "minmax"))
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+    check_flag("logy", logy)
     fig, ax = _figure(ax)
     mean = runs.mean(axis=0)
     if kind == "std":
@@ -122,6 +125,7 @@ def contour(surface, *, xlim=None, ylim=None, levels: int = 30, log: bool = Fals
     if not isinstance(surface, Surface):
         raise TypeError(f"surface must be a codebase.surfaces.Surface, got {type(surface).__name__}")
     levels = check_int("levels", levels, low=2)
+    check_flag("log", log)
     xlim = surface.xlim if xlim is None else xlim
     ylim = surface.ylim if ylim is None else ylim
     X, Y, Z = surface.grid(n, xlim, ylim)  # also checks the limits
@@ -153,6 +157,8 @@ def trajectories(surface, paths: Mapping, *, xlim=None, ylim=None, markers: bool
     outside it are clipped.
     """
     _check_mapping("paths", paths)
+    check_flag("markers", markers)
+    check_flag("log", log)
     checked = {}
     for label, path in paths.items():
         points = np.asarray(path, dtype=float)
@@ -181,6 +187,8 @@ def side_by_side(n: int, *, ncols: int | None = None, width: float = 4.0, height
     ncols = min(n, 3) if ncols is None else check_int("ncols", ncols, low=1)
     width = check_real("width", width, low=0.0, low_open=True)
     height = check_real("height", height, low=0.0, low_open=True)
+    check_flag("sharex", sharex)
+    check_flag("sharey", sharey)
     import matplotlib.pyplot as plt
 
     nrows = math.ceil(n / ncols)
@@ -201,6 +209,8 @@ def lr_range_plot(result, *, show_raw: bool = True, mark_suggestion: bool = True
     for attribute in ("lrs", "losses", "smoothed", "suggestion"):
         if not hasattr(result, attribute):
             raise TypeError(f"result must be an LRRangeResult, got {type(result).__name__}")
+    check_flag("show_raw", show_raw)
+    check_flag("mark_suggestion", mark_suggestion)
     fig, ax = _figure(ax)
     if show_raw:
         ax.plot(result.lrs, result.losses, color="0.6", linewidth=0.8, label="loss")
@@ -216,24 +226,25 @@ def lr_range_plot(result, *, show_raw: bool = True, mark_suggestion: bool = True
 
 def schedule_plot(schedules: Mapping[str, Callable], steps: int, *, logy: bool = False,
                   xlabel: str = "step", ylabel: str = "learning rate", ax=None):
-    """Plot learning-rate schedules: label -> a function of the step ``t`` (or a sequence of rates).
+    """Plot learning-rate schedules: label -> a function of the step ``k`` (or a sequence of rates).
 
-    Each function is evaluated at ``t = 0, 1, ..., steps - 1``.
+    Each function is evaluated at ``k = 0, 1, ..., steps - 1``, the number of steps already taken.
     """
     _check_mapping("schedules", schedules)
     steps = check_int("steps", steps, low=1)
-    t = np.arange(steps)
+    check_flag("logy", logy)
+    k = np.arange(steps)
     curves = {}
     for label, schedule in schedules.items():
         if callable(schedule):
-            curves[label] = np.array([float(schedule(int(step))) for step in t])
+            curves[label] = np.array([float(schedule(int(step))) for step in k])
         else:
             curves[label] = np.asarray(schedule, dtype=float)[:steps]
             if curves[label].ndim != 1 or len(curves[label]) < steps:
                 raise ValueError(f"schedule {label!r} must be callable or hold at least {steps} rates")
     fig, ax = _figure(ax)
     for label, values in curves.items():
-        ax.plot(t, values, label=label)
+        ax.plot(k, values, label=label)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)

@@ -16,6 +16,7 @@ def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     """
     n = check_int("n", n, low=0)
     batch_size = check_int("batch_size", batch_size, low=1)
+    check_flag("drop_last", drop_last)
     if n == 0:
         return 0
     batch_size = min(batch_size, n)
