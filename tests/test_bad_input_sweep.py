@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 
-from codebase import (clipping, compare, data, diagnostics, env, init, nn, plot, regularization, schedules,
+from codebase import (clipping, compare, data, diagnostics, env, init, nn, optim, plot, regularization, schedules,
                       search, second_order, stacked, surfaces, theory)
 from codebase import train as T
 
@@ -65,8 +65,6 @@ def _blobs(n=32):
 
 
 def _sgd(params):
-    from codebase import optim
-
     return optim.SGD(params, lr=0.1)
 
 
@@ -104,6 +102,35 @@ SPEC = [
       "mode": "choice", "threshold_mode": "choice"}),
     ("Scheduler", lambda interval="step": schedules.Scheduler(_opt(), schedules.Constant(0.1), interval),
      {"interval": "choice"}),
+    # -- optimizers (the kinds torch.optim documents; torch's own message comes first where it has one) --
+    ("SGD", lambda lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False:
+        optim.SGD([torch.zeros(2, requires_grad=True)], lr=lr, momentum=momentum,
+                                               dampening=dampening, weight_decay=weight_decay,
+                                               nesterov=nesterov, maximize=maximize),
+     {"lr": "nonneg", "momentum": "nonneg", "dampening": "real", "weight_decay": "nonneg", "nesterov": "flag",
+      "maximize": "flag"}),
+    ("Adagrad", lambda lr=0.1, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10:
+        optim.Adagrad([torch.zeros(2, requires_grad=True)], lr=lr, lr_decay=lr_decay,
+                                                   weight_decay=weight_decay, eps=eps,
+                                                   initial_accumulator_value=initial_accumulator_value),
+     {"lr": "nonneg", "lr_decay": "nonneg", "weight_decay": "nonneg", "initial_accumulator_value": "nonneg",
+      "eps": "nonneg"}),
+    ("RMSprop", lambda lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False:
+        optim.RMSprop([torch.zeros(2, requires_grad=True)], lr=lr, alpha=alpha,
+                                                   eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                                   centered=centered),
+     {"lr": "nonneg", "alpha": "nonneg", "eps": "nonneg", "weight_decay": "nonneg", "momentum": "nonneg",
+      "centered": "flag"}),
+    ("Adadelta", lambda lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0:
+        optim.Adadelta([torch.zeros(2, requires_grad=True)], lr=lr, rho=rho, eps=eps,
+                                                    weight_decay=weight_decay),
+     {"lr": "nonneg", "rho": "unit", "eps": "nonneg", "weight_decay": "nonneg"}),
+    *[(name, lambda lr=1e-3, eps=1e-8, weight_decay=0.01, amsgrad=False, maximize=False, name=name:
+        getattr(optim, name)([torch.zeros(2, requires_grad=True)], lr=lr, eps=eps,
+                                                          weight_decay=weight_decay, amsgrad=amsgrad,
+                                                          maximize=maximize),
+       {"lr": "nonneg", "eps": "nonneg", "weight_decay": "nonneg", "amsgrad": "flag", "maximize": "flag"})
+      for name in ("Adam", "AdamW")],
     # -- init ----------------------------------------------------------------------------------
     ("constant_", lambda val=0.5: init.constant_(torch.empty(3, 3), val), {"val": "real"}),
     ("normal_", lambda mean=0.0, std=1.0: init.normal_(torch.empty(3, 3), mean, std),
