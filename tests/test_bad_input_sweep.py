@@ -251,7 +251,8 @@ SPEC = [
         (lambda m: T.fit(m, _sgd(m.parameters()), _blobs(), epochs=epochs, batch_size=batch_size,
                          record_grad_norm=record_grad_norm))(_net()),
      {"epochs": "index", "batch_size": "count", "record_grad_norm": "flag"}),
-    ("evaluate", lambda batch_size=8: T.evaluate(_net(), *_blobs(), batch_size=batch_size), {"batch_size": "count_or_none"}),
+    ("evaluate", lambda batch_size=8: T.evaluate(_net(), *_blobs(), batch_size=batch_size),
+     {"batch_size": "count_or_none"}),
     ("lr_range_test", lambda min_lr=1e-5, max_lr=1.0, steps=5, batch_size=8:
         T.lr_range_test(_net(), _sgd, _blobs(), min_lr=min_lr, max_lr=max_lr, steps=steps, batch_size=batch_size),
      {"min_lr": "positive", "max_lr": "positive", "steps": "count_ge2", "batch_size": "count"}),
