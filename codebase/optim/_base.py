@@ -10,9 +10,10 @@ defines three small methods:
 - ``_update(p, g, state, group)`` applies the update rule to one parameter.
 
 ``BaseOptimizer.step`` runs the closure, skips parameters whose ``.grad`` is
-``None``, negates the gradient when ``maximize=True`` and calls ``_update``
-under ``torch.no_grad()``. A parameter's state is stored once a rule has put
-something in it, so that ``state_dict()`` holds the same entries as torch's.
+``None``, negates the gradient when ``maximize=True`` (a group without the key
+descends) and calls ``_update`` under ``torch.no_grad()``. A parameter's state
+is stored once a rule has put something in it, so that ``state_dict()`` holds
+the same entries as torch's.
 Each subclass lists in ``_TORCH_FLAG_DEFAULTS`` the flags that torch fills in
 when loading an old state dict.
 """
@@ -120,7 +121,7 @@ class BaseOptimizer(torch.optim.Optimizer):
                     f"version implements only the single-tensor (for-loop) path; "
                     f"use torch.optim.{cls.__name__} for the {name} implementation"
                 )
-        check_flag("maximize", group["maximize"])
+        check_flag("maximize", group.get("maximize", False))  # some references (Muon) have no maximize
         for key, value in group.items():  # after the subclass's checks, which give torch's messages
             if key == "params":
                 continue
@@ -226,7 +227,8 @@ class BaseOptimizer(torch.optim.Optimizer):
         for index, group in enumerate(self.param_groups):
             for key, value in self._TORCH_FLAG_DEFAULTS.items():
                 group.setdefault(key, value)
-            missing = sorted(set(self.defaults) - set(group))
+            # torch's __setstate__ adds differentiable to the defaults even where the groups lack it (Muon)
+            missing = sorted(set(self.defaults) - set(group) - {"differentiable"})
             if missing:
                 raise ValueError(f"parameter group {index} of the state dict lacks {missing}: was it saved by "
                                  f"another optimizer than {type(self).__name__}?")
@@ -261,7 +263,7 @@ class BaseOptimizer(torch.optim.Optimizer):
         self._recheck()
         all_state, init_state, update = self.state, self._init_state, self._update
         for group in self.param_groups:
-            maximize = group["maximize"]
+            maximize = group.get("maximize", False)
             for p in group["params"]:
                 g = p.grad
                 if g is None:
