@@ -30,7 +30,7 @@ def radam_rectification(t, beta2):
 
     ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))``,
     the ratio of the standard deviation of the adaptive rate at ``rho_inf`` samples to
-    that at ``rho_t`` samples (Liu et al., 2020, eq. 6); it rises from 0 towards 1.
+    that at ``rho_t`` samples (Liu et al., 2020); it rises from 0 towards 1.
     """
     rho_t, rho_inf = radam_rho(t, beta2)
     if not rho_t > RADAM_THRESHOLD:
