@@ -84,14 +84,16 @@ def adafactor_update(theta, g, v_row, v_col, v, t, *, lr, beta2_decay, eps1, eps
     if weight_decay != 0:
         theta.mul_(1 - lr * weight_decay)                            # theta' = theta_{t-1} - lr lambda theta_{t-1}
     if g.dim() > 1:
-        n, m = g.size(-2), g.size(-1)
-        v_row.lerp_(torch.norm(g, dim=-1, keepdim=True).square_().div_(m), one_minus_beta2)  # v_row_t
-        v_col.lerp_(torch.norm(g, dim=-2, keepdim=True).square_().div_(n), one_minus_beta2)  # v_col_t
+        row_mean = torch.norm(g, dim=-1, keepdim=True).square_().div_(g.size(-1))  # mean_over_columns(g_t^2)
+        v_row.lerp_(row_mean, one_minus_beta2)                       # v_row_t = beta2_t v_row_{t-1} + (1 - beta2_t) ...
+        col_mean = torch.norm(g, dim=-2, keepdim=True).square_().div_(g.size(-2))  # mean_over_rows(g_t^2)
+        v_col.lerp_(col_mean, one_minus_beta2)                       # v_col_t = beta2_t v_col_{t-1} + (1 - beta2_t) ...
         v_hat = factored_v(v_row, v_col, eps1)                       # v_hat_t = v_row v_col / mean(v_row)
+        v_hat.clamp_(min=eps1 * eps1)                                # max(v_hat_t, eps1^2)
     else:
         v.lerp_(g * g, one_minus_beta2)                              # v_t = beta2_t v_{t-1} + (1 - beta2_t) g^2
-        v_hat = v.clone()                                            # v_hat_t = v_t
-    u = v_hat.clamp_(min=eps1 * eps1).rsqrt_().mul_(g)              # u_t = g_t / sqrt(max(v_hat_t, eps1^2))
+        v_hat = v.clamp(min=eps1 * eps1)                             # max(v_hat_t, eps1^2), v_hat_t = v_t
+    u = v_hat.rsqrt_().mul_(g)                                       # u_t = g_t / sqrt(max(v_hat_t, eps1^2))
     clip = max(1.0, u.norm(2).item() / ((u.numel() ** 0.5) * d))    # max(1, RMS(u_t) / d)
     theta.add_(u, alpha=-alpha / clip)                               # theta_t = theta' - alpha_t u_t / clip
 
@@ -109,6 +111,10 @@ def _check_eps(eps):
     if eps[0] is not None:
         _check_finite("eps[0]", eps[0], "with eps1 = inf no parameter ever moves")
     _check_finite("eps[1]", eps[1], "with eps2 = inf the first step turns the parameters into inf or nan")
+
+
+_MACHINE_EPSILON = {dtype: torch.finfo(dtype).eps for dtype in (torch.float16, torch.bfloat16, torch.float32,
+                                                                  torch.float64)}
 
 
 def _check_finite(name, value, advice):
@@ -194,10 +200,11 @@ class Adafactor(BaseOptimizer):
             state["variance"] = torch.zeros_like(p)
 
     def _update(self, p, g, state, group):
-        state["step"] += 1
+        step = state["step"]
+        step += 1
         eps1, eps2 = group["eps"]
         if eps1 is None:
-            eps1 = torch.finfo(p.dtype).eps
+            eps1 = _MACHINE_EPSILON.get(p.dtype) or torch.finfo(p.dtype).eps
         adafactor_update(p, g, state.get("row_var"), state.get("col_var"), state.get("variance"),
-                         state["step"].item(), lr=group["lr"], beta2_decay=group["beta2_decay"], eps1=eps1,
+                         step.item(), lr=group["lr"], beta2_decay=group["beta2_decay"], eps1=eps1,
                          eps2=eps2, d=group["d"], weight_decay=group["weight_decay"])
