@@ -24,6 +24,25 @@ writes a whole new tensor; the in-place rules are as fast as torch's for-loop
 torch's order, so the trajectories equal torch's to the last bit. Call a rule
 under ``torch.no_grad()`` when ``theta`` requires grad.
 
+After Adam come its repairs, each a drop-in for the ``torch.optim`` class of
+the same name: ``Adamax`` (the infinity norm in place of ``v``), ``NAdam``
+(Nesterov's look-ahead on Adam's momentum) and ``RAdam`` (no adaptive step
+until the variance estimate is reliable), with ``adamax_update``,
+``nadam_update`` and ``radam_update``. ``Muon`` (``torch.optim.Muon``) leaves the
+element-wise family: it orthogonalizes the momentum of each weight matrix with a
+Newton-Schulz iteration (``newton_schulz``, ``muon_update``), for 2-D weights only.
+
+Two others save memory: ``Adafactor`` keeps, for each matrix, only
+the row and column averages of the squared gradient (``adafactor_update``; a drop-in
+for ``torch.optim.Adafactor``), and ``Lion`` keeps one momentum and steps by its sign
+(``lion_update``; a drop-in for ``lion_pytorch.Lion``, whose state dicts it shares).
+
+And two remove the learning-rate schedule: ``ScheduleFreeSGD`` and
+``ScheduleFreeAdamW`` (``schedule_free_sgd_update``, ``schedule_free_adamw_update``;
+drop-ins for the ``schedulefree`` package's classes) take their steps on one
+sequence and evaluate its running average; ``optimizer.train()`` and
+``optimizer.eval()`` switch the parameters between the two.
+
 What is deliberately not here: torch's ``foreach``, ``fused``, ``capturable``
 and ``differentiable`` implementations (asking for one raises ``ValueError``),
 tensor-valued hyperparameters (``TypeError``: pass a float), sparse gradients
@@ -36,13 +55,29 @@ from __future__ import annotations
 
 from ._base import SenselessHyperparameterWarning  # noqa: F401 (public, for warnings filters)
 from .adadelta import Adadelta, adadelta_update
+from .adafactor import Adafactor, adafactor_update
 from .adagrad import Adagrad, adagrad_update
 from .adam import Adam, adam_update
+from .adamax import Adamax, adamax_update
 from .adamw import AdamW, adamw_update
+from .lamb import Lamb, lamb_update
+from .lars import LARS, lars_trust_ratio, lars_update
+from .lion import Lion, lion_update
+from .muon import Muon, muon_update, newton_schulz
+from .nadam import NAdam, nadam_momentum, nadam_update
+from .radam import RADAM_THRESHOLD, RAdam, radam_rectification, radam_rho, radam_update
 from .rmsprop import RMSprop, rmsprop_update
+from .schedule_free_adamw import ScheduleFreeAdamW, schedule_free_adamw_update
+from .schedule_free_sgd import ScheduleFreeSGD, schedule_free_sgd_update
 from .sgd import SGD, sgd_update
 
 __all__ = [
     "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
     "sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update", "adam_update", "adamw_update",
+    "Adamax", "adamax_update", "NAdam", "nadam_update", "nadam_momentum",
+    "RAdam", "radam_update", "radam_rho", "radam_rectification", "RADAM_THRESHOLD",
+    "LARS", "lars_update", "lars_trust_ratio", "Lamb", "lamb_update",
+    "Muon", "muon_update", "newton_schulz",
+    "Adafactor", "adafactor_update", "Lion", "lion_update",
+    "ScheduleFreeSGD", "schedule_free_sgd_update", "ScheduleFreeAdamW", "schedule_free_adamw_update",
 ]
