@@ -213,74 +213,7 @@ def test_pack_keeps_its_exercises_with_solutions_and_nothing_else(pack_site, fin
         assert f'id="{label}"' in html, label
 
 
-# --------------------------------------------------------------------------------------
-# nbgrader: export, generate the student version, autograde three submissions
-# --------------------------------------------------------------------------------------
-
-SOLUTIONS = '''
-def step_decay(k, lr0, gamma, K):
-    return lr0 * gamma ** (k // K)
-
-
-def clip_by_value(g, c):
-    return g.clamp(-c, c)
-
-
-def adagrad_step(theta, grad, s, lr, eps):
-    s = s + grad * grad
-    theta = theta - lr * grad / (s.sqrt() + eps)
-    return theta, s
-'''
-
-LABELS = ["lr-ex-step-decay", "lr-ex-clip-value", "adagrad-ex-implement"]
-
-
-def _fill(cell_source, body):
-    return cell_source.replace("# YOUR CODE HERE\n    raise NotImplementedError()", body)
-
-
-def test_nbgrader_assignment_end_to_end(tmp_path):
-    from codebase.checks import EXERCISES
-
-    solutions = tmp_path / "solutions.py"
-    solutions.write_text(SOLUTIONS)
-    course_dir = course.export_assignment(LABELS, "week1", tmp_path / "course", solutions=solutions)
-    source = nbformat.read(course_dir / "source/week1/week1.ipynb", as_version=4)
-    release = nbformat.read(course_dir / "release/week1/week1.ipynb", as_version=4)
-    assert "BEGIN SOLUTION" in json.dumps(source) and "gamma ** (k // K)" in json.dumps(source)
-    released = json.dumps(release)
-    assert "BEGIN SOLUTION" not in released and "gamma ** (k // K)" not in released
-    assert released.count("raise NotImplementedError()") == len(LABELS)
-    assert released.count(".raise_for_failure()") == len(LABELS)
-
-    def submit(student, notebook):
-        folder = course_dir / "submitted" / student / "week1"
-        folder.mkdir(parents=True)
-        nbformat.write(notebook, folder / "week1.ipynb")
-
-    submit("correct", release_with(release, {
-        "step_decay": "return lr0 * gamma ** (k // K)",
-        "clip_by_value": "return g.clamp(-c, c)",
-        "adagrad_step": "s = s + grad ** 2\n    return theta - lr * grad / (s.sqrt() + eps), s"}))
-    submit("mistakes", release_with(release, {
-        "step_decay": "return lr0 * gamma ** (k // K + 1)",          # off by one period
-        "clip_by_value": "return g.clamp(-c, c)",
-        "adagrad_step": "s = s + grad ** 2\n    return theta + lr * grad / (s.sqrt() + eps), s"}))  # sign
-    scores = course.grade_assignment(course_dir, "week1")
-    top = float(sum(EXERCISES[label].difficulty for label in LABELS))
-    assert scores == {"correct": (top, top), "mistakes": (float(EXERCISES["lr-ex-clip-value"].difficulty), top)}
-    graded = nbformat.read(course_dir / "autograded/mistakes/week1/week1.ipynb", as_version=4)
-    messages = json.dumps([c.get("outputs", []) for c in graded.cells])
-    assert "CheckFailed" in messages and "step_decay does not match the reference" in messages
-
-
-def release_with(release, bodies):
-    notebook = nbformat.from_dict(json.loads(json.dumps(release)))
-    for cell in notebook.cells:
-        for name, body in bodies.items():
-            if cell.cell_type == "code" and cell.source.startswith(f"def {name}("):
-                cell.source = _fill(cell.source, body)
-    return notebook
+# nbgrader assignments (export, validation, secure grading, reports): tests/test_course_grading.py
 
 
 # --------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ stored outputs. Run the commands from the repository root::
     python -m booktools.course instructor-edition              # everything, solutions included
     python -m booktools.course student-edition --pack chapters/courses/optimizers-2-weeks.yml
     python -m booktools.course export-assignment adam-ex-implement lr-ex-cosine --name week1
-    python -m booktools.course grade _build/assignments/week1 --name week1
+    python -m booktools.course export-assignment --pack chapters/courses/optimizers-2-weeks.yml --week 2
+    python -m booktools.course grade _build/assignments --name week1   # scores, CSVs, feedback, mistakes
     python -m booktools.course audit _build/student             # prove a student build has no solution
     python -m booktools.course exercise-table --write          # refresh chapters/instructors.md
 
@@ -31,14 +32,18 @@ plain text, so the pack builds with warnings treated as errors.
 The package is split by what each part does: ``pages`` reads the book (and its table of
 contents), ``render`` writes student notebooks, ``packs`` reads course packs,
 ``editions`` builds a site, ``audit`` proves a student site holds no solution,
-``instructors`` keeps the exercise table and the schedules, ``nbgrader`` exports and
-grades assignments, and ``__main__`` is the command line.
+``instructors`` keeps the exercise table and the schedules, ``nbgrader`` and ``tasks``
+export assignments (checked against their own references), ``grading`` grades them with
+the students' code in its own process (``sandbox``, ``student_process``, ``plaindata``,
+``submissions``), ``reports`` writes what the instructor reads after grading, and
+``__main__`` is the command line.
 """
 from .audit import AuditReport, Fingerprints, audit, solution_fingerprints
 from .editions import build_edition
 from .instructors import (course_packs, estimates, exercise_table, generated_blocks, pack_schedule,
                           page_with_blocks)
-from .nbgrader import assignment_notebook, export_assignment, grade_assignment, run_nbgrader
+from .grading import grade_assignment
+from .nbgrader import assignment_notebook, export_assignment, pack_labels, run_nbgrader
 from .packs import Pack, load_pack
 from .pages import INSTRUCTOR_PAGES, REFERENCE_PAGES, ROOT, Exercise, Page, Piece, book_exercises, book_pages, load_page, toc_names
 from .render import render_page, student_notebook, stub_source
@@ -49,5 +54,5 @@ __all__ = [
     "build_edition", "load_pack", "course_packs", "pack_schedule",
     "solution_fingerprints", "audit",
     "estimates", "exercise_table", "generated_blocks", "page_with_blocks",
-    "assignment_notebook", "export_assignment", "run_nbgrader", "grade_assignment",
+    "assignment_notebook", "export_assignment", "pack_labels", "run_nbgrader", "grade_assignment",
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .audit import audit
 from .editions import build_edition
 from .instructors import generated_blocks, page_with_blocks
-from .nbgrader import export_assignment, grade_assignment
+from .grading import grade_assignment
+from .nbgrader import export_assignment, pack_labels
 from .pages import ROOT
 
 
@@ -45,10 +47,14 @@ def _run(argv: list[str] | None) -> int:
     cmd.add_argument("--no-build", action="store_true")
     cmd.add_argument("--force", action="store_true")
     cmd = sub.add_parser("export-assignment", help="write an nbgrader assignment for exercises")
-    cmd.add_argument("labels", nargs="+", help="exercise labels (see codebase.checks.EXERCISES)")
-    cmd.add_argument("--name", required=True)
-    cmd.add_argument("--out")
-    cmd.add_argument("--solutions", help="Python file with reference functions (named as in the signatures)")
+    cmd.add_argument("labels", nargs="*", help="exercise labels (see codebase.checks.EXERCISES)")
+    cmd.add_argument("--pack", help="a course pack: export its autograded exercises (instead of labels)")
+    cmd.add_argument("--week", type=int, help="with --pack: only this week (1, 2, ...)")
+    cmd.add_argument("--name", help="the assignment's name (default: the pack's name, and -weekN)")
+    cmd.add_argument("--out", help="the course folder (default: _build/assignments); it holds many assignments")
+    cmd.add_argument("--course-id", help="the course id of a new course folder (an existing one keeps its own)")
+    cmd.add_argument("--solutions", help="Python file with reference functions (named as in the signatures); "
+                     "default: the book's solutions")
     cmd = sub.add_parser("grade", help="autograde the submissions of an exported assignment")
     cmd.add_argument("course")
     cmd.add_argument("--name", required=True)
@@ -65,12 +71,23 @@ def _run(argv: list[str] | None) -> int:
         where = out if args.no_build else out / "_build" / "html" / "index.html"
         print(f"{edition} edition: {where} ({time.perf_counter() - start:.1f} s)")
     elif args.command == "export-assignment":
-        out = export_assignment(args.labels, args.name, args.out, solutions=args.solutions)
-        print(f"instructor notebook: {out / 'source' / args.name}\n"
-              f"student notebook: {out / 'release' / args.name} ({time.perf_counter() - start:.1f} s)")
+        if bool(args.pack) == bool(args.labels):
+            raise ValueError("give exercise labels or --pack FILE, not both and not neither")
+        if args.week is not None and not args.pack:
+            raise ValueError("--week needs --pack")
+        labels = pack_labels(args.pack, args.week) if args.pack else args.labels
+        name = args.name or (Path(args.pack).stem + (f"-week{args.week}" if args.week else "") if args.pack else None)
+        if not name:
+            raise ValueError("--name is required with exercise labels")
+        out = export_assignment(labels, name, args.out, solutions=args.solutions, course_id=args.course_id)
+        print(f"{len(labels)} exercises, validated\ninstructor notebook: {out / 'source' / name}\n"
+              f"student notebook: {out / 'release' / name} ({time.perf_counter() - start:.1f} s)")
     elif args.command == "grade":
         for student, (score, top) in sorted(grade_assignment(args.course, args.name).items()):
             print(f"{student}: {score:g} / {top:g}")
+        reports = Path(args.course) / "reports" / args.name
+        print(f"reports: {reports} (scores.csv, canvas.csv, mistakes.md, feedback.md) "
+              f"({time.perf_counter() - start:.1f} s)")
     elif args.command == "audit":
         report = audit(args.site)
         for path, text in report.leaks:

@@ -1,4 +1,4 @@
-"""Assignments for nbgrader: export and grade."""
+"""Assignments for nbgrader: export (checked: the reference must pass its own checks)."""
 from __future__ import annotations
 
 import ast
@@ -11,34 +11,7 @@ from pathlib import Path
 from .instructors import _registry
 from .pages import ROOT, book_exercises
 from .render import _cell_id
-
-
-def _signature_parts(signature: str) -> tuple[str, str, str]:
-    """``'f(a, b) -> c'`` -> ``('f', 'a, b', 'c')``."""
-    found = re.match(r"^\s*(\w+)\((.*?)\)\s*(?:->\s*(.+))?$", signature)
-    if not found:
-        raise ValueError(f"cannot read the signature {signature!r}")
-    return found.group(1), found.group(2), (found.group(3) or "").strip()
-
-
-def _function_bodies(path: Path | str | None) -> dict[str, str]:
-    """Function name -> body source (dedented) for each top-level function in a file."""
-    if path is None:
-        return {}
-    source = Path(path).read_text(encoding="utf-8")
-    tree = ast.parse(source, filename=str(path))  # a syntax error names the file and the line
-    lines = source.splitlines()
-    bodies = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
-                    and isinstance(first.value.value, str) and len(node.body) > 1:
-                first = node.body[1]
-            body = lines[first.lineno - 1:node.end_lineno]
-            indent = min(len(l) - len(l.lstrip()) for l in body if l.strip())
-            bodies[node.name] = "\n".join(l[indent:] for l in body)
-    return bodies
+from .tasks import reference_body, signature_parts, statement
 
 
 def _nb_meta(grade_id: str, *, solution: bool, grade: bool, points: int | None = None) -> dict:
@@ -52,10 +25,14 @@ def _nb_meta(grade_id: str, *, solution: bool, grade: bool, points: int | None =
 def assignment_notebook(labels: list[str], name: str, solutions: Path | str | None = None):
     """The instructor's (source) notebook of an nbgrader assignment.
 
-    For each exercise label of ``codebase.checks.EXERCISES``: its task, a solution cell with
-    the function to write (the reference body from ``solutions``, a Python file of functions
-    named as in the signatures, between nbgrader's BEGIN/END SOLUTION markers) and a locked,
-    graded test cell that calls the check. Points are the exercise's difficulty.
+    For each exercise label of ``codebase.checks.EXERCISES``: its task (the exercise's
+    statement, the check's conventions, a link to the book; :func:`.tasks.statement`), a
+    solution cell with the function to write (the reference body, with the imports and
+    helpers it needs, between nbgrader's BEGIN/END SOLUTION markers; from ``solutions``, a
+    Python file of functions named as in the signatures, or else from the book's solution)
+    and a locked, graded test cell that calls the check (for the student while working; the
+    score comes from ``grade``). Points are the exercise's difficulty. Raises ``ValueError``
+    if a label has no check or no reference solution.
     """
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -66,27 +43,26 @@ def assignment_notebook(labels: list[str], name: str, solutions: Path | str | No
         raise ValueError(f"labels have no check in codebase.checks.EXERCISES: {unknown}")
     if not labels:
         raise ValueError("labels must name at least one exercise")
-    bodies = _function_bodies(solutions)
+    source = Path(solutions).read_text(encoding="utf-8") if solutions is not None else None
+    if source is not None:
+        ast.parse(source, filename=str(solutions))  # a syntax error names the file and the line
     book = {e.label: e for e in book_exercises()}
     cells = [new_markdown_cell(
         f"# Assignment {name}\n\nWrite each function below, then run the test cell under it. "
         "The tests are the checks of `codebase.checks`: they compare your function with the "
-        "book's reference on several random inputs and explain the first difference.")]
+        "book's reference on several random inputs and explain the first difference. Your grade "
+        "comes from the same checks, run by the instructor on your function's outputs. Write the "
+        "rules yourself: a function that calls the library function solving the exercise gets no "
+        "points, and each call of your function must return within a few seconds.")]
     setup = new_code_cell("import math\n\nimport torch\n\nimport codebase\n\ncodebase.setup()")
     setup.metadata["nbgrader"] = _nb_meta("setup", solution=False, grade=False)
     cells.append(setup)
-    total = 0
     for label in labels:
         entry = registry[label]
-        function, params, returns = _signature_parts(entry.signature)
-        where = book.get(label)
-        heading = where.title if where else entry.task
-        text = [f"## {heading}", "", entry.task, "",
-                f"Chapter: *{entry.chapter}*; about {entry.minutes} minutes; difficulty {entry.difficulty} of 3.",
-                "", f"Signature: `{entry.signature}`."]
-        cells.append(new_markdown_cell("\n".join(text)))
+        function, params, returns = signature_parts(entry.signature)
+        cells.append(new_markdown_cell(statement(label, entry, book.get(label))))
+        body = reference_body(label, function, book.get(label), source, str(solutions))
         doc = entry.task + (f"\n\n    Returns {returns}." if returns else "")
-        body = bodies.get(function, "raise NotImplementedError(\"reference solution missing\")")
         solution = (f"def {function}({params}):\n    \"\"\"{doc}\n    \"\"\"\n    ### BEGIN SOLUTION\n"
                     + "\n".join("    " + line if line else "" for line in body.splitlines())
                     + "\n    ### END SOLUTION")
@@ -97,7 +73,7 @@ def assignment_notebook(labels: list[str], name: str, solutions: Path | str | No
                              f"{entry.name}({function}).raise_for_failure()")
         test.metadata["nbgrader"] = _nb_meta(_cell_id(f"{label}-test"), solution=False, grade=True,
                                              points=entry.difficulty)
-        total += entry.difficulty
+        test.metadata["booktools"] = {"label": label, "function": function}
         cells.append(test)
     notebook = new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -120,46 +96,95 @@ def run_nbgrader(course: Path | str, *args: str, check: bool = True) -> subproce
     return done
 
 
+#: The course id of a new course folder (nbgrader's exchange keys assignments by it).
+COURSE_ID = "how-networks-train"
+
+
+def _config(course: Path, course_id: str | None) -> str:
+    """nbgrader_config.py for ``course``: the course id it already has (or ``course_id``, or
+    :data:`COURSE_ID`) and every assignment in ``source/``."""
+    path = course / "nbgrader_config.py"
+    old = re.search(r"course_id\s*=\s*['\"]([^'\"]+)['\"]", path.read_text(encoding="utf-8")) if path.exists() else None
+    if old and course_id and old.group(1) != course_id:
+        raise ValueError(f"{course} is the course {old.group(1)!r}; it cannot become {course_id!r} "
+                         "(nbgrader's exchange would lose its assignments): use another --out")
+    the_id = old.group(1) if old else course_id or COURSE_ID
+    names = sorted(p.name for p in (course / "source").iterdir() if p.is_dir())
+    return ("# Written by python -m booktools.course export-assignment; the course id is kept\n"
+            "c = get_config()\n"
+            f"c.CourseDirectory.course_id = {the_id!r}\n"
+            "c.CourseDirectory.root = __file__.rsplit('/', 1)[0] if '/' in __file__ else '.'\n"
+            f"c.CourseDirectory.db_assignments = {[dict(name=n) for n in names]!r}\n"
+            "c.ExecutePreprocessor.timeout = 60\n")
+
+
+def pack_labels(pack: Path | str, week: int | None = None) -> list[str]:
+    """The autograded exercises of a course pack (of its week ``week``, counted from 1), in order."""
+    from .packs import load_pack
+
+    the_pack = load_pack(pack)
+    weeks = the_pack.weeks
+    if week is not None:
+        if not 1 <= week <= len(weeks):
+            raise ValueError(f"--week must be between 1 and {len(weeks)} for {pack}, got {week}")
+        weeks = [weeks[week - 1]]
+    registry = _registry()
+    labels = [label for w in weeks for entry in w["chapters"] for label in the_pack.chapters[entry["chapter"]]
+              if label in registry]
+    if not labels:
+        raise ValueError(f"{pack}{f' week {week}' if week else ''} has no autograded exercise")
+    return labels
+
+
+def validate(course: Path | str, name: str) -> None:
+    """``nbgrader validate`` on the instructor's notebook: the reference must pass its own checks."""
+    path = Path(course) / "source" / name / f"{name}.ipynb"
+    done = run_nbgrader(course, "validate", str(path), check=False)
+    output = done.stdout + done.stderr
+    if done.returncode != 0 or "Success!" not in output:
+        failed = re.findall(r"CheckFailed: (.*)", output) or output.strip().splitlines()[-1:]
+        raise ValueError(f"the reference solutions fail their own checks ({'; '.join(failed)[:300]}); "
+                         "nothing was exported")
+
+
 def export_assignment(labels: list[str], name: str, out: Path | str | None = None, *,
-                      solutions: Path | str | None = None, generate: bool = True) -> Path:
-    """Write an nbgrader course folder for ``labels`` and generate the student version.
+                      solutions: Path | str | None = None, generate: bool = True,
+                      course_id: str | None = None) -> Path:
+    """Write an nbgrader assignment for ``labels`` into the course folder ``out`` and generate
+    the student version.
 
     ``out/source/NAME/NAME.ipynb`` is the instructor's notebook, and (with ``generate``)
     ``out/release/NAME/NAME.ipynb`` the student's, made by ``nbgrader generate_assignment``.
-    Returns ``out``.
+    One course folder holds many assignments: ``nbgrader_config.py`` keeps the course id it
+    was first written with and lists every assignment. With ``generate``, the instructor's
+    notebook is first run by ``nbgrader validate``: an assignment whose reference fails its
+    own checks is refused (``ValueError``) and its folder removed. Returns ``out``.
     """
+    import nbformat
+
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ValueError(f"name must be letters, digits, '-' or '_', got {name!r}")
-    out = Path(out) if out is not None else ROOT / "_build" / "assignments" / name
+    out = Path(out) if out is not None else ROOT / "_build" / "assignments"
     if solutions is not None and not Path(solutions).is_file():
         raise FileNotFoundError(f"--solutions {solutions}: no such file")
     notebook = assignment_notebook(labels, name, solutions)  # checks every argument before anything is written
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a folder; choose another --out")
-    (out / "source" / name).mkdir(parents=True, exist_ok=True)
-    import nbformat
+    folder = out / "source" / name
+    existed = folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{name}.ipynb")
+    try:
+        config = _config(out, course_id)
+        if generate:
+            validate(out, name)
+    except ValueError:
+        if not existed:
+            import shutil
 
-    nbformat.write(notebook, out / "source" / name / f"{name}.ipynb")
-    (out / "nbgrader_config.py").write_text(
-        "# Written by python -m booktools.course export-assignment\n"
-        "c = get_config()\n"
-        f"c.CourseDirectory.course_id = {('how-networks-train-' + name)!r}\n"
-        "c.CourseDirectory.root = __file__.rsplit('/', 1)[0] if '/' in __file__ else '.'\n"
-        f"c.CourseDirectory.db_assignments = [dict(name={name!r})]\n"
-        "c.ExecutePreprocessor.timeout = 300\n", encoding="utf-8")
+            shutil.rmtree(folder)
+        raise
+    (out / "nbgrader_config.py").write_text(config, encoding="utf-8")
     if generate:
         run_nbgrader(out, "generate_assignment", name, "--force")
     return out
-
-
-def grade_assignment(course: Path | str, name: str) -> dict[str, tuple[float, float]]:
-    """Autograde every submission in ``course/submitted/*/NAME/`` with nbgrader and return
-    student id -> (score, max score), read from nbgrader's CSV export."""
-    import csv
-
-    course = Path(course)
-    run_nbgrader(course, "autograde", name, "--force", "--create")
-    run_nbgrader(course, "export", "--to", "grades.csv")
-    with (course / "grades.csv").open() as handle:
-        return {row["student_id"]: (float(row["score"]), float(row["max_score"]))
-                for row in csv.DictReader(handle) if row["assignment"] == name}
