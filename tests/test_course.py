@@ -119,16 +119,30 @@ def test_every_exercise_of_the_book_has_a_solution_and_student_notebooks_are_val
     assert len(labels) == len(set(labels)) > 0
     assert all(e.solution_text.strip() or e.solution_code for e in exercises), \
         [e.label for e in exercises if not (e.solution_text.strip() or e.solution_code)]
+    from codebase.checks import EXERCISES
+
+    graded = 0
     for page in course.book_pages():
         if page.notebook is None:
             continue
         notebook = course.render_page(page, solutions=False)
         nbformat.validate(notebook)
         stubs = [c for c in notebook.cells if "student-stub" in c.metadata.get("tags", [])]
-        assert len(stubs) == sum(bool(e.solution_code) for e in page.exercises()), page.name
+        assert len(stubs) == sum(bool(e.solution_code) or e.label in EXERCISES for e in page.exercises()), page.name
         for stub in stubs:
             compile(stub.source, page.name, "exec")
+            assert not re.search(r"Useful:.*\b(glue|checks)\b", stub.source), stub.source
+        # an autograded exercise's stub is the function to write and its check, even when
+        # the book's solution is a code block in the text
+        for exercise in page.exercises():
+            if exercise.label in EXERCISES:
+                entry = EXERCISES[exercise.label]
+                stub = next(c.source for c in stubs if exercise.label in c.source)
+                assert stub.startswith(f"def {entry.signature.split('(')[0]}(") and f"{entry.name}(" in stub
+                assert "Useful" not in stub
+                graded += 1
         assert not any(re.search(r"\{solution", c.source) for c in notebook.cells), page.name
+    assert graded == sum(e.label in EXERCISES for e in exercises) > 20
 
 
 # --------------------------------------------------------------------------------------
@@ -170,7 +184,9 @@ def test_student_edition_notebooks_are_downloadable_with_stubs(student_site):
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         stubs += sum("raise NotImplementedError(" in c.source for c in notebook.cells if c.cell_type == "code")
-    expected = sum(bool(e.solution_code) for e in course.book_exercises())
+    from codebase.checks import EXERCISES
+
+    expected = sum(bool(e.solution_code) or e.label in EXERCISES for e in course.book_exercises())
     assert stubs == expected > 0
 
 
@@ -248,3 +264,10 @@ def test_instructors_page_tables_are_generated_from_the_registry_and_the_estimat
     for label, check in EXERCISES.items():
         assert re.search(rf"`{re.escape(label)}` \| code, autograded[^|]* \| {check.minutes} \| "
                          rf"{check.difficulty} ", table), label
+
+
+def test_a_stub_hint_names_no_internal_tool_and_nothing_the_exercise_forbids():
+    from booktools.course.render import allowed_tools
+
+    tools = ["EarlyStopping", "glue", "checks.check_stopping_epochs", "train.fit", "optim._base.step", "search.log_uniform"]
+    assert allowed_tools(tools, "Write the rule without using `EarlyStopping`, without search.log_uniform.") == ["train.fit"]

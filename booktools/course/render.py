@@ -63,6 +63,44 @@ def stub_source(exercise_title: str, label: str, tools: list[str]) -> str:
             f"raise NotImplementedError({hint!r})")
 
 
+#: Names a hint never suggests: the book's own machinery, and the grader.
+_INTERNAL = ("glue", "checks", "setup")
+
+
+def allowed_tools(tools: list[str], exercise_text: str) -> list[str]:
+    """The solution's tools that a hint may name: not the book's machinery (``glue``, the
+    checks), no private name, and none that the exercise says not to use ("without X")."""
+    banned = {m.group(1) for m in re.finditer(r"without (?:using |calling )?`?([\w.]+)`?", exercise_text)}
+    keep = []
+    for tool in tools:
+        parts = tool.split(".")
+        if any(p in _INTERNAL or p.startswith("_") for p in parts):
+            continue
+        if any(b == tool or b.split(".")[-1] == parts[-1] for b in banned):
+            continue
+        keep.append(tool)
+    return keep
+
+
+def _stub_cell(exercise, label: str, bound: set[str], registry: dict):
+    """A stub for an exercise: the function to write and its check for an autograded one,
+    else a line that raises with a hint."""
+    import nbformat
+
+    from .tasks import stub_function
+
+    title = exercise.title if exercise else label
+    if label in registry:
+        source = stub_function(registry[label], f"Exercise '{title}' ({label}): write the function here.")
+    else:
+        code = list(exercise.solution_code) if exercise else []
+        source = stub_source(title, label, allowed_tools(_tools(code, bound), exercise.text if exercise else ""))
+    stub = nbformat.v4.new_code_cell(source)
+    stub.id = _cell_id(f"stub-{label}")
+    stub.metadata["tags"] = ["raises-exception", "student-stub"]
+    return stub
+
+
 def _clean_markdown(parts: list[str]) -> str:
     text = "".join(parts)
     text = re.sub(r"\n{3,}", "\n\n", text)
@@ -82,6 +120,9 @@ def render_page(page: Page, *, solutions: bool, keep: set[str] | None = None, re
     """
     import nbformat
 
+    from .instructors import _registry
+
+    registry = _registry()
     cells = [(p.kind, p.text) for p in page.pieces if p.kind == "code"]
     bound = _codebase_names(cells)
     exercises = {e.label: e for e in page.exercises()}
@@ -90,6 +131,8 @@ def render_page(page: Page, *, solutions: bool, keep: set[str] | None = None, re
     buffer_cell: int | None = None
     stubbed: set[str] = set()
     dropped: list[int] = []
+
+    pending: list[str] = []     # autograded exercises whose solution is text: a stub after the cell
 
     def flush():
         nonlocal buffer, buffer_cell
@@ -104,6 +147,9 @@ def render_page(page: Page, *, solutions: bool, keep: set[str] | None = None, re
                     cell = copy.deepcopy(page.notebook.cells[buffer_cell])
                     cell.source = text
                     out.append(cell)
+        for label in pending:
+            out.append(_stub_cell(exercises.get(label), label, bound, registry))
+        pending.clear()
         buffer, buffer_cell = [], None
 
     for piece in page.pieces:
@@ -115,6 +161,10 @@ def render_page(page: Page, *, solutions: bool, keep: set[str] | None = None, re
             buffer_cell = piece.cell
             if not drop:
                 buffer.append(piece.text)
+            elif (not dropped_exercise and page.notebook is not None and piece.label in registry
+                  and piece.label not in stubbed and not exercises[piece.label].solution_code):
+                stubbed.add(piece.label)
+                pending.append(piece.label)
             continue
         flush()
         if not drop:
@@ -123,13 +173,7 @@ def render_page(page: Page, *, solutions: bool, keep: set[str] | None = None, re
         dropped.append(piece.cell)
         if not dropped_exercise and piece.label not in stubbed:
             stubbed.add(piece.label)
-            exercise = exercises.get(piece.label)
-            title = exercise.title if exercise else piece.label
-            code = exercise.solution_code if exercise else [piece.text]
-            stub = nbformat.v4.new_code_cell(stub_source(title, piece.label, _tools(list(code), bound)))
-            stub.id = _cell_id(f"stub-{piece.label}")
-            stub.metadata["tags"] = ["raises-exception", "student-stub"]
-            out.append(stub)
+            out.append(_stub_cell(exercises.get(piece.label), piece.label, bound, registry))
     flush()
     if page.notebook is None:
         return "\n\n".join(out) + "\n"
