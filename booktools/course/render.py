@@ -70,7 +70,7 @@ _INTERNAL = ("glue", "checks", "setup")
 def allowed_tools(tools: list[str], exercise_text: str) -> list[str]:
     """The solution's tools that a hint may name: not the book's machinery (``glue``, the
     checks), no private name, and none that the exercise says not to use ("without X")."""
-    banned = {m.group(1) for m in re.finditer(r"without (?:using |calling )?`?([\w.]+)`?", exercise_text)}
+    banned = {m.group(1) for m in re.finditer(r"without (?:using |calling )?`?([\w.]*\w)`?", exercise_text)}
     keep = []
     for tool in tools:
         parts = tool.split(".")
