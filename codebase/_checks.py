@@ -68,10 +68,31 @@ def check_choice(name, value, choices):
     return value
 
 
-def check_callable(name, value):
-    """Return ``value`` after checking that it can be called."""
+def check_callable(name, value, args=None):
+    """Return ``value`` after checking that it can be called, with ``args`` if they are given.
+
+    ``args`` names the positional arguments the caller will pass, e.g. ``("model", "history")``.
+    A function that cannot take them (``lambda: ...`` given as a callback) raises ``TypeError``
+    now, naming the argument and how it is called, instead of a bare "takes 0 positional
+    arguments" from deep inside a training loop. Callables whose signature Python cannot read
+    (some built-ins) are trusted.
+    """
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__} {value!r}")
+    if args is not None:
+        import inspect
+
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):
+            return value
+        try:
+            signature.bind(*args)
+        except TypeError as error:
+            called = getattr(value, "__name__", type(value).__name__)
+            raise TypeError(f"{name} is called as {name}({', '.join(args)}) with {len(args)} positional "
+                            f"argument{'s' if len(args) != 1 else ''}, but {called}{signature} cannot take "
+                            f"them ({error})") from None
     return value
 
 

@@ -98,7 +98,7 @@ def time_steps(make_optimizer: Callable, params_or_model, steps: int = 200, *, w
     version: compare optimizers timed together in one run, and never store the
     number as if it were exact.
     """
-    check_callable("make_optimizer", make_optimizer)
+    check_callable("make_optimizer", make_optimizer, ("params",))
     originals = _param_list(params_or_model)
     steps = check_int("steps", steps, low=1)
     warmup = check_int("warmup", warmup, low=0)
@@ -149,7 +149,7 @@ def time_interleaved(runs: Mapping[str, Callable[[], object]], *, repeats: int =
     if not runs:
         raise ValueError("runs must hold at least one function")
     for name, function in runs.items():
-        check_callable(f"runs[{name!r}]", function)
+        check_callable(f"runs[{name!r}]", function, ())
     repeats = check_int("repeats", repeats, low=1)
     reduce = _STATS[check_choice("stat", stat, tuple(_STATS))]
     now = _CLOCKS[check_choice("clock", clock, tuple(_CLOCKS))]
@@ -207,8 +207,8 @@ def _train_once(make_model, make_optimizer, lr, train, val, epochs, batch_size, 
 
 
 def _check_training_args(make_model, make_optimizer, epochs, batch_size):
-    check_callable("make_model", make_model)
-    check_callable("make_optimizer", make_optimizer)
+    check_callable("make_model", make_model, ("seed",))
+    check_callable("make_optimizer", make_optimizer, ("params", "lr"))
     return check_int("epochs", epochs, low=1), check_int("batch_size", batch_size, low=1)
 
 

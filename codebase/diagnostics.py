@@ -99,7 +99,7 @@ def _selector(modules, default):
             raise TypeError("modules must be a module type, a non-empty tuple of module types, "
                             f"or a callable (name, module) -> bool, got {modules!r}")
         return lambda name, module: isinstance(module, modules)
-    check_callable("modules", modules)
+    check_callable("modules", modules, ("name", "module"))
     return modules
 
 
@@ -282,7 +282,7 @@ def gradient_stats(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
     _check_batch("y", y)
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of examples, got {X.shape[0]} and {y.shape[0]}")
-    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn)
+    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn, ("output", "target"))
     select = _selector(modules, WEIGHT_TYPES)
 
     def select_weighted(name, module):

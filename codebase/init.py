@@ -252,7 +252,7 @@ def init_model(model: torch.nn.Module, scheme, *, bias: float | None = 0.0,
         if fn is None:
             raise ValueError(f"scheme must be one of {sorted(SCHEMES)} or a callable, got {scheme!r}")
     else:
-        fn = check_callable("scheme", scheme)
+        fn = check_callable("scheme", scheme, ("tensor",))
     if bias is not None:
         bias = check_real("bias", bias)
     if generator is not None and _accepts_generator(fn):

@@ -391,7 +391,7 @@ def _activation_factory(activation):
     if isinstance(activation, torch.nn.Module):
         raise TypeError("activation must be a name or a module class/factory, not a module "
                         f"instance ({type(activation).__name__}); each layer needs its own")
-    return check_callable("activation", activation)
+    return check_callable("activation", activation, ())
 
 
 def mlp(in_features: int, out_features: int, *, depth: int, width: int,
@@ -423,7 +423,7 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
     check_flag("bias", bias)
     make = _activation_factory(activation)
     if init is not None and not isinstance(init, str):
-        check_callable("init", init)
+        check_callable("init", init, ("tensor",))
     if dropout is not None:
         dropout = _check_drop_probability(dropout, "dropout")
 

@@ -186,9 +186,9 @@ class Scheduler(Driver):
             if len(schedule) != len(groups):
                 raise ValueError(f"schedule has {len(schedule)} entries but the optimizer has "
                                  f"{len(groups)} param groups")
-            self.schedules = [check_callable("schedule", s) for s in schedule]
+            self.schedules = [check_callable("schedule", s, ("k",)) for s in schedule]
         else:
-            self.schedules = [check_callable("schedule", schedule)] * len(groups)
+            self.schedules = [check_callable("schedule", schedule, ("k",))] * len(groups)
         self.interval = check_choice("interval", interval, ("step", "epoch"))
         self.k = 0
         self._apply([s(0) for s in self.schedules], 0)

@@ -212,7 +212,7 @@ class LinearWarmup:
     start_factor: float = 0.0
 
     def __post_init__(self):
-        check_callable("schedule", self.schedule)
+        check_callable("schedule", self.schedule, ("k",))
         _set(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps, low=0))
         _set(self, "start_factor", check_real("start_factor", self.start_factor, low=0, high=1))
 
@@ -241,7 +241,7 @@ class Chain:
         if not schedules:
             raise ValueError("schedules must contain at least one schedule")
         for s in schedules:
-            check_callable("schedules", s)
+            check_callable("schedules", s, ("k",))
         boundaries = tuple(check_int("boundaries", b, low=1) for b in self.boundaries)
         if len(boundaries) != len(schedules) - 1:
             raise ValueError(f"boundaries must have len(schedules) - 1 = {len(schedules) - 1} "
@@ -265,6 +265,6 @@ def join(schedules, boundaries) -> Chain:
 
 def values(schedule, n: int) -> list[float]:
     """The first ``n`` learning rates ``[s(0), ..., s(n - 1)]``, e.g. for a plot."""
-    check_callable("schedule", schedule)
+    check_callable("schedule", schedule, ("k",))
     n = check_int("n", n, low=0)
     return [float(schedule(k)) for k in range(n)]

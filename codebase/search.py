@@ -229,7 +229,7 @@ def random_search(objective: Callable[[dict], float], space: Mapping[str, Any], 
     (``"min"``) scores are better. The objective must return a real number (``nan`` marks
     a failed trial).
     """
-    check_callable("objective", objective)
+    check_callable("objective", objective, ("config",))
     space = _check_space(space)
     trials = check_int("trials", trials, low=1)
     seed = check_int("seed", seed, low=0)
@@ -388,7 +388,7 @@ def successive_halving(objective: Callable[[dict, float], float], space: Mapping
     (``"max"``) or lower (``"min"``) scores are better; the objective must return a real
     number (``nan`` marks a failed run and ranks last). Ties keep the earlier configuration.
     """
-    check_callable("objective", objective)
+    check_callable("objective", objective, ("config", "budget"))
     space = _check_space(space)
     n_configs = check_int("n_configs", n_configs, low=1)
     if isinstance(min_budget, numbers.Integral) and not isinstance(min_budget, bool):

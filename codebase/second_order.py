@@ -62,7 +62,7 @@ def hvp(loss_fn: Callable[[], torch.Tensor], params, v):
     never formed. The result has the structure of ``params``; parameters the loss
     does not depend on get zeros.
     """
-    check_callable("loss_fn", loss_fn)
+    check_callable("loss_fn", loss_fn, ())
     theta, single = _as_tensor_list("params", params)
     vectors, v_single = _as_tensor_list("v", v)
     if v_single != single or len(vectors) != len(theta):
@@ -119,7 +119,7 @@ def hessian(fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor) -> 
     and ``d^2`` stored numbers, which is why nobody forms ``H`` for a network. The
     result has ``theta``'s dtype and is symmetric up to rounding.
     """
-    check_callable("fn", fn)
+    check_callable("fn", fn, ("theta",))
     return _gradient_and_hessian(fn, theta)[2]
 
 
@@ -173,7 +173,7 @@ def newton_step(fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
     On a quadratic with positive definite ``H`` one full undamped step lands exactly
     on the minimum (up to rounding).
     """
-    check_callable("fn", fn)
+    check_callable("fn", fn, ("theta",))
     lr = check_real("lr", lr, low=0.0, low_open=True)
     _, g, H = _gradient_and_hessian(fn, theta)
     return theta.detach() - lr * newton_direction(H, g, damping, saddle_free=saddle_free)

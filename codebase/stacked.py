@@ -111,11 +111,11 @@ def train_stacked(make_model: Callable, makers: Mapping[str, Callable], runs, tr
     (accuracy in percent) for each set of ``evaluate``, ``NAME_curve`` (runs, steps // every)
     for the first set when ``every`` is given, and ``norm``, the norm of each run's weights.
     """
-    check_callable("make_model", make_model)
+    check_callable("make_model", make_model, ("seed",))
     if not isinstance(makers, Mapping) or not makers:
         raise TypeError("makers must be a non-empty dict of optimizer name -> make(params, lr)")
     for name, make in makers.items():
-        check_callable(f"makers[{name!r}]", make)
+        check_callable(f"makers[{name!r}]", make, ("params", "lr"))
     runs = _check_runs(runs, makers)
     steps = check_int("steps", steps, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)

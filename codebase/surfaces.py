@@ -318,7 +318,7 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
     """
     if not isinstance(surface, Surface):
         raise TypeError(f"surface must be a Surface, got {type(surface).__name__}")
-    check_callable("make_optimizer", make_optimizer)
+    check_callable("make_optimizer", make_optimizer, ("params",))
     steps = check_int("steps", steps, low=0)
     check_choice("grad", grad, ("analytic", "autograd"))
     diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True, finite=False)
@@ -326,6 +326,9 @@ def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps:
     optimizer = make_optimizer([point])
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"make_optimizer must return an optimizer with a step() method, got {type(optimizer).__name__}")
+    if not any(p is point for group in getattr(optimizer, "param_groups", ()) for p in group["params"]):
+        raise ValueError("make_optimizer must build the optimizer on the parameters it is given "
+                         "(lambda p: SGD(p, lr=0.1)); this one holds other tensors, so the point would never move")
 
     points = [point.detach().clone()]
     losses = [surface.value_fn(point.detach()).item()]

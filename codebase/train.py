@@ -73,8 +73,13 @@ class History:
         return asdict(self)
 
 
+DIVERGE_FACTOR = 1e8
+""":func:`fit` stops a run whose mini-batch loss grows past this many times its first value."""
+
+
 class TrainingDiverged(FloatingPointError):
-    """Raised by :func:`fit` when the loss or the gradient norm becomes NaN or infinite.
+    """Raised by :func:`fit` when the loss or the gradient norm becomes NaN or infinite, or the loss grows
+    past ``diverge_factor`` times its first value.
 
     The attributes say where: ``epoch`` (from 1), ``step`` (within the epoch, from 1,
     or ``None`` when the full-pass evaluation after the epoch found it), ``global_step``,
@@ -211,7 +216,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callab
     model's train/eval mode is restored afterwards.
     """
     X, y = _unpack("(X, y)", (X, y))
-    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn)
+    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn, ("output", "target"))
     size = X.shape[0] if batch_size is None else check_int("batch_size", batch_size, low=1)
     was_training = model.training
     model.eval()
@@ -229,6 +234,13 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: Callab
 
 def _current_lrs(optimizer):
     return [float(group["lr"]) for group in optimizer.param_groups]
+
+
+def _switch(optimizer, mode: str) -> None:
+    """Call ``optimizer.train()`` or ``optimizer.eval()`` if it has them, as the schedule-free optimizers do."""
+    method = getattr(optimizer, mode, None)
+    if callable(method):
+        method()
 
 
 def _check_scheduler(scheduler):
@@ -255,7 +267,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
         val=None, loss_fn: Callable | None = None, scheduler=None, regularizer: Callable | None = None,
         early_stopping=None, clip_grad_norm: float | None = None, clip_grad_value: float | None = None,
         seed: int = 0, callbacks: Iterable[Callable] | None = None, record_grad_norm: bool = True,
-        verbose: bool = False) -> History:
+        diverge_factor: float | None = DIVERGE_FACTOR, verbose: bool = False) -> History:
     """Train ``model`` with ``optimizer`` on ``train = (X, y)`` for ``epochs`` epochs and return its :class:`History`.
 
     Each step: forward a shuffled mini-batch, compute ``loss_fn(output, y)`` (default:
@@ -279,6 +291,10 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
       epoch and returns ``True`` to stop; if it has ``restore_best = True``,
       ``.restore(model)`` is called when training ends.
     - ``callbacks``: each is called as ``callback(model, history)`` after each epoch.
+    - an optimizer with ``train()`` and ``eval()`` methods (``codebase.optim.ScheduleFreeSGD``,
+      ``ScheduleFreeAdamW``) is switched with the model: ``train()`` before each epoch's steps,
+      ``eval()`` before its evaluation. The evaluations, the callbacks, early stopping and
+      the returned model then see the averaged weights ``x``.
 
     ``record_grad_norm=False`` skips measuring the gradient norm at every step
     (``history.grad_norm`` and ``history.step_grad_norm`` then hold ``nan``). The
@@ -289,8 +305,15 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
     falls as the network's arithmetic grows. ``verbose=True`` prints one line per epoch.
 
     Raises :class:`TrainingDiverged` as soon as a loss or gradient norm is NaN or
-    infinite. Without the recorded norm, a non-finite gradient is caught one step
-    later, by the loss it produces, or by the evaluation after the epoch.
+    infinite, or a mini-batch loss grows past ``diverge_factor`` (default
+    ``DIVERGE_FACTOR = 1e8``) times the first mini-batch loss. That catches runs whose
+    loss grows without ever overflowing (a ReLU network at a huge rate), which would
+    otherwise go on silently. Some runs do come back from such a spike: the chapters on
+    the recipe, activations and initialization watch a few on purpose and pass
+    ``diverge_factor=None``, which turns the test off (gradient descent's too, which
+    counts the steps until the loss overflows). Without the recorded norm, a non-finite
+    gradient is caught one step later, by the loss it produces, or by the evaluation
+    after the epoch.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -300,9 +323,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
     val = None if val is None else _unpack("val", val)
     epochs = check_int("epochs", epochs, low=1)
     batch_size = check_int("batch_size", batch_size, low=1)
-    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn)
+    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn, ("output", "target"))
     if regularizer is not None:
-        check_callable("regularizer", regularizer)
+        check_callable("regularizer", regularizer, ("model",))
     if clip_grad_norm is not None:
         clip_grad_norm = check_real("clip_grad_norm", clip_grad_norm, low=0.0, low_open=True)
     if clip_grad_value is not None:
@@ -317,9 +340,12 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
     if callable(callbacks) or isinstance(callbacks, (str, bytes)):
         raise TypeError("callbacks must be a list of callables, got a single "
                         f"{type(callbacks).__name__}; wrap it in a list")
-    callbacks = [check_callable(f"callbacks[{i}]", cb) for i, cb in enumerate(callbacks or ())]
+    callbacks = [check_callable(f"callbacks[{i}]", cb, ("model", "history"))
+                 for i, cb in enumerate(callbacks or ())]
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
     record_grad_norm = check_flag("record_grad_norm", record_grad_norm)
+    if diverge_factor is not None:
+        diverge_factor = check_real("diverge_factor", diverge_factor, low=1.0, low_open=True)
     verbose = check_flag("verbose", verbose)
 
     generator = torch.Generator().manual_seed(seed)
@@ -338,6 +364,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
 
     for epoch in range(1, epochs + 1):
         model.train()
+        _switch(optimizer, "train")
         norms, penalties = [], []
         for step, (Xb, yb) in enumerate(batches(X, y, batch_size, generator=generator), start=1):
             global_step += 1
@@ -356,6 +383,12 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
             loss_value = loss.item()  # one read of the scalar serves the check and the record
             if not math.isfinite(loss_value):
                 raise diverged(f"the loss became {loss_value}", epoch, step)
+            if global_step == 1:
+                first_loss = loss_value
+            if diverge_factor is not None and loss_value > diverge_factor * first_loss > 0:
+                raise diverged(f"the loss grew to {loss_value:.3g}, more than diverge_factor = "
+                               f"{diverge_factor:g} times its first value {first_loss:.3g} (diverge_factor=None "
+                               "turns this test off),", epoch, step)
             loss.backward()
             if record_grad_norm:
                 norm = grad_norm(params)
@@ -375,6 +408,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train, *, epochs: in
             history.step_grad_norm.append(norm)
             norms.append(norm)
 
+        _switch(optimizer, "eval")
         train_loss, train_acc = evaluate(model, X, y, loss_fn)
         if not math.isfinite(train_loss):
             raise diverged(f"the training loss became {train_loss}", epoch, None)
@@ -471,13 +505,13 @@ def lr_range_test(model: nn.Module, make_optimizer: Callable, train, *, min_lr: 
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_callable("make_optimizer", make_optimizer)
+    check_callable("make_optimizer", make_optimizer, ("params",))
     X, y = _unpack("train", train)
     min_lr = check_real("min_lr", min_lr, low=0.0, low_open=True)
     max_lr = check_real("max_lr", max_lr, low=min_lr, low_open=True)
     steps = check_int("steps", steps, low=2)
     batch_size = check_int("batch_size", batch_size, low=1)
-    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn)
+    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn, ("output", "target"))
     smoothing = check_real("smoothing", smoothing, low=0.0, high=1.0, low_open=True)
     stop_factor = check_real("stop_factor", stop_factor, low=1.0, low_open=True)
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
@@ -492,6 +526,7 @@ def lr_range_test(model: nn.Module, make_optimizer: Callable, train, *, min_lr: 
     average, best, stopped_early = 0.0, math.inf, False
     stream = _endless_batches(X, y, batch_size, generator)
     model.train()
+    _switch(optimizer, "train")
     try:
         for t in range(steps):
             Xb, yb = next(stream)

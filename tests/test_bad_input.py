@@ -269,3 +269,110 @@ def test_a_value_written_later_is_warned_about_at_the_next_step():
     w.grad = torch.ones(3)
     with pytest.warns(optim.SenselessHyperparameterWarning, match="flip sign"):
         opt.step()
+
+
+# ---- a callable that cannot take the arguments it will be given is refused at the boundary -------
+
+def _params():
+    return [torch.zeros(2, requires_grad=True)]
+
+
+def _space():
+    return {"x": search.Uniform(0.0, 1.0)}
+
+
+ARITY = [
+    ("fit(callbacks=[lambda: None])", lambda: _fit(callbacks=[lambda: None]), r"callbacks\[0\] is called as "
+     r"callbacks\[0\]\(model, history\) with 2 positional arguments, but <lambda>\(\) cannot take them"),
+    ("fit(regularizer=lambda: 0)", lambda: _fit(regularizer=lambda: 0.0), r"regularizer\(model\)"),
+    ("fit(loss_fn=lambda out: out)", lambda: _fit(loss_fn=lambda out: out.sum()), r"loss_fn\(output, target\)"),
+    ("evaluate(loss_fn=lambda: 0)", lambda: T.evaluate(_net(), *_blobs(), loss_fn=lambda: 0), r"loss_fn"),
+    ("lr_range_test(make_optimizer=lambda: opt)",
+     lambda: T.lr_range_test(_net(), lambda: None, _blobs(), steps=5), r"make_optimizer\(params\)"),
+    ("Scheduler(schedule=lambda: 0.1)",
+     lambda: schedules.Scheduler(optim.SGD(_params(), lr=0.1), lambda: 0.1), r"schedule\(k\)"),
+    ("Scheduler(schedule=[lambda k, j: 0.1])",
+     lambda: schedules.Scheduler(optim.SGD(_params(), lr=0.1), [lambda k, j: 0.1]), r"schedule\(k\)"),
+    ("LinearWarmup(lambda: 1.0, 5)", lambda: schedules.LinearWarmup(lambda: 1.0, 5), r"schedule\(k\)"),
+    ("Chain((lambda: 1.0, Constant(0.1)), (5,))",
+     lambda: schedules.Chain((lambda: 1.0, schedules.Constant(0.1)), (5,)), r"schedules\(k\)"),
+    ("values(lambda: 1.0, 3)", lambda: schedules.values(lambda: 1.0, 3), r"schedule\(k\)"),
+    ("run_optimizer(make_optimizer=lambda: opt)",
+     lambda: surfaces.run_optimizer(surfaces.quadratic(), lambda: None), r"make_optimizer\(params\)"),
+    ("init_model(scheme=lambda: None)", lambda: init.init_model(_net(), lambda: None), r"scheme\(tensor\)"),
+    ("mlp(init=lambda: None)", lambda: nn.mlp(4, 3, depth=1, width=8, init=lambda: None), r"init\(tensor\)"),
+    ("mlp(activation=lambda x: x)", lambda: nn.mlp(4, 3, depth=1, width=8, activation=lambda x: x),
+     r"activation\(\) with 0 positional arguments"),
+    ("random_search(objective=lambda: 0)",
+     lambda: search.random_search(lambda: 0.0, _space(), 3), r"objective\(config\)"),
+    ("successive_halving(objective=lambda config: 0)",
+     lambda: search.successive_halving(lambda config: 0.0, _space(), 4, 1.0), r"objective\(config, budget\)"),
+    ("hessian(fn=lambda: 0)",
+     lambda: __import__("codebase.second_order").second_order.hessian(lambda: 0, torch.zeros(2)), r"fn\(theta\)"),
+    ("hvp(loss_fn=lambda x: x)",
+     lambda: __import__("codebase.second_order").second_order.hvp(lambda x: x, _params(), [torch.ones(2)]),
+     r"loss_fn\(\) with 0 positional arguments"),
+    ("time_steps(make_optimizer=lambda: opt)",
+     lambda: __import__("codebase.compare").compare.time_steps(lambda: None, _params(), 2), r"make_optimizer"),
+    ("time_interleaved(runs={'a': lambda x: x})",
+     lambda: __import__("codebase.compare").compare.time_interleaved({"a": lambda x: x}), r"runs\['a'\]\(\)"),
+    ("tune_lr(make_model=lambda: net)",
+     lambda: __import__("codebase.compare").compare.tune_lr(lambda: _net(), lambda p, lr: optim.SGD(p, lr=lr),
+                                                            [0.1], _blobs(), _blobs(8), epochs=1),
+     r"make_model\(seed\)"),
+    ("multi_seed(make_optimizer=lambda p: opt)",
+     lambda: __import__("codebase.compare").compare.multi_seed(lambda s: _net(), lambda p: optim.SGD(p, lr=0.1),
+                                                               0.1, _blobs(), epochs=1),
+     r"make_optimizer\(params, lr\)"),
+    ("train_stacked(makers={'sgd': lambda p: opt})",
+     lambda: __import__("codebase.stacked").stacked.train_stacked(
+         lambda s: _net(), {"sgd": lambda p: optim.SGD(p, lr=0.1)}, [("sgd", 0.1, 0)], _blobs(), steps=2,
+         batch_size=8), r"makers\['sgd'\]\(params, lr\)"),
+    ("activation_stats(modules=lambda m: True)",
+     lambda: __import__("codebase.diagnostics").diagnostics.activation_stats(_net(), _blobs()[0],
+                                                                             modules=lambda m: True),
+     r"modules\(name, module\)"),
+]
+
+
+@pytest.mark.parametrize("call, pattern", [c[1:] for c in ARITY], ids=[c[0] for c in ARITY])
+def test_a_callable_with_the_wrong_arity_is_refused_naming_how_it_is_called(call, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        call()
+
+
+def test_callables_whose_signature_cannot_be_read_are_trusted():
+    from codebase._checks import check_callable
+
+    assert check_callable("loss_fn", max, ("output", "target")) is max
+    assert check_callable("make_optimizer", optim.SGD, ("params",)) is optim.SGD
+    assert check_callable("loss_fn", torch.nn.CrossEntropyLoss(), ("output", "target"))
+
+
+# ---- a loss that grows without bound stops the run before it overflows --------------------------
+
+def test_a_loss_that_grows_past_the_factor_stops_the_run_with_the_step_and_a_suggestion():
+    model = _net()
+    with pytest.raises(T.TrainingDiverged, match=r"the loss grew to .* more than diverge_factor = 1e\+08 times "
+                       r"its first value .* at epoch 1, step \d .* Try a smaller learning rate") as caught:
+        _fit(model=model, optimizer=optim.SGD(model.parameters(), lr=1e12), epochs=3)
+    assert caught.value.step <= 3 and caught.value.epoch == 1
+
+
+def test_diverge_factor_none_lets_a_finite_run_go_on():
+    model = _net()
+    history = _fit(model=model, optimizer=optim.SGD(model.parameters(), lr=30.0), diverge_factor=None, epochs=2)
+    assert history.epochs_run == 2
+
+
+@pytest.mark.parametrize("value, error", [(1.0, ValueError), (0.5, ValueError), (math.nan, ValueError),
+                                          (INF, ValueError), ("10", TypeError), (True, TypeError)])
+def test_diverge_factor_must_be_a_finite_number_above_one(value, error):
+    with pytest.raises(error, match="diverge_factor"):
+        _fit(diverge_factor=value)
+
+
+def test_run_optimizer_refuses_an_optimizer_on_other_tensors():
+    other = _params()
+    with pytest.raises(ValueError, match=r"make_optimizer must build the optimizer on the parameters it is given"):
+        surfaces.run_optimizer(surfaces.quadratic(), lambda p: optim.SGD(other, lr=0.1), steps=5)
