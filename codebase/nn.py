@@ -391,6 +391,8 @@ def _activation_factory(activation):
     if isinstance(activation, torch.nn.Module):
         raise TypeError("activation must be a name or a module class/factory, not a module "
                         f"instance ({type(activation).__name__}); each layer needs its own")
+    if activation is Maxout:  # replaces the linear layer too: mlp builds it with its sizes
+        return Maxout
     return check_callable("activation", activation, ())
 
 
