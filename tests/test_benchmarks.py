@@ -56,6 +56,7 @@ def test_optim_step_prints_every_implementation_with_its_ratio(capsys):
     (1.02, 2.0, 1 / 1.03, "tie"),  # whichever copy was faster
     (1.05, 2.0, 1.03, "MISSED"),
     (0.95, 12.0, 1.00, "MISSED"),  # more than 10x the fused kernel
+    (0.95, float("nan"), 1.00, "ok"),  # torch has no fused path (Muon)
 ])
 def test_optim_step_verdict(vs_loop, vs_fused, again, verdict):
     assert _script("optim_step").verdict(vs_loop, vs_fused, again) == verdict
