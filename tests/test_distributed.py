@@ -19,6 +19,7 @@ import math
 import multiprocessing
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,6 +145,19 @@ def test_all_reduce_mean_returns_the_mean_on_every_rank(baseline):
     assert [o.tolist() for o in out] == [[2.5, -0.75], [2.5, -0.75]]
 
 
+def test_a_ring_all_reduce_sends_2_n_minus_1_over_n_of_the_tensor():
+    assert D.ring_all_reduce_bytes(1000, 1) == 0 and D.ring_all_reduce_bytes(1000, 2) == 1000
+    assert D.ring_all_reduce_bytes(800, 8) == 1400
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="counts bytes with Linux's /proc/self/io")
+def test_each_of_two_workers_sends_the_tensor_once_plus_a_small_header(baseline):
+    """With N = 2, 2 (N - 1) / N = 1: each rank sends as many bytes as the tensor holds (gloo adds headers)."""
+    for out in D.launch(D.all_reduce_bytes_sent, 2, args=(250_000,)):
+        assert out["tensor_bytes"] == 1_000_000
+        assert 1_000_000 <= out["sent"] <= 1_000_000 + 4096, out
+
+
 # -- failures --------------------------------------------------------------------------------
 
 def test_a_worker_that_raises_is_reported_with_its_rank_type_message_and_traceback(baseline):
@@ -200,6 +214,8 @@ def _nested():
 
 BAD_CALLS = [
     ("world_size=0", lambda: D.launch(D.all_reduce_mean, 0), ValueError, r"world_size must be >= 1"),
+    ("ring world_size=0", lambda: D.ring_all_reduce_bytes(8, 0), ValueError, r"world_size must be >= 1"),
+    ("ring nbytes=-1", lambda: D.ring_all_reduce_bytes(-1, 2), ValueError, r"nbytes must be >= 0"),
     ("world_size=2.0", lambda: D.launch(D.all_reduce_mean, 2.0), TypeError, r"world_size must be an integer"),
     ("fn not callable", lambda: D.launch("train", 2), TypeError, r"fn must be callable"),
     ("fn a lambda", lambda: D.launch(lambda rank, world_size: rank, 2), TypeError, r"fn must be a function defined"),

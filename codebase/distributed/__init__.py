@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from .data_parallel import (DataParallelRun, accumulated_gradients, make_model, optimizer_state_bytes,
                             train_data_parallel, train_single)
-from .demos import all_reduce_mean, exit_on_rank, fail_on_rank, sleep_on_rank
+from .demos import (all_reduce_bytes_sent, all_reduce_mean, exit_on_rank, fail_on_rank, ring_all_reduce_bytes,
+                    sleep_on_rank)
 from .launch import PortInUseError, WorkerDied, WorkerError, WorkerTimeout, free_port, launch
 
 __all__ = ["launch", "free_port", "WorkerError", "WorkerDied", "WorkerTimeout", "PortInUseError",
            "DataParallelRun", "make_model", "train_data_parallel", "train_single", "optimizer_state_bytes",
-           "accumulated_gradients", "all_reduce_mean", "fail_on_rank", "exit_on_rank", "sleep_on_rank"]
+           "accumulated_gradients", "all_reduce_mean", "ring_all_reduce_bytes", "all_reduce_bytes_sent", "fail_on_rank", "exit_on_rank", "sleep_on_rank"]

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["all_reduce_mean", "fail_on_rank", "exit_on_rank", "sleep_on_rank"]
+from .._checks import check_int, check_real
+
+__all__ = ["all_reduce_mean", "ring_all_reduce_bytes", "all_reduce_bytes_sent", "fail_on_rank", "exit_on_rank",
+           "sleep_on_rank"]
 
 
 def all_reduce_mean(rank, world_size, values):
@@ -23,6 +26,44 @@ def all_reduce_mean(rank, world_size, values):
     x = torch.tensor(values[rank], dtype=torch.float64)
     dist.all_reduce(x, op=dist.ReduceOp.SUM)   # x = sum_r x_r, on every rank
     return x / world_size
+
+
+def ring_all_reduce_bytes(nbytes, world_size):
+    """Bytes each rank sends in a ring all-reduce of ``nbytes``: ``2 (N - 1) / N * nbytes``.
+
+    The ring cuts the tensor into N chunks. In N - 1 steps of reduce-scatter each rank
+    sends one chunk to its neighbour and adds the chunk it receives, until each rank holds
+    one chunk summed over all ranks; in N - 1 steps of all-gather the summed chunks go
+    round. Each rank sends 2 (N - 1) chunks of ``nbytes / N``: nearly twice the tensor,
+    whatever N (Patarasuk & Yuan, 2009).
+    """
+    world_size = check_int("world_size", world_size, low=1)
+    return 2 * (world_size - 1) / world_size * check_real("nbytes", nbytes, low=0)
+
+
+def all_reduce_bytes_sent(rank, world_size, numel):
+    """All-reduce ``numel`` float32 values; return the bytes this rank wrote to its sockets meanwhile.
+
+    The count is Linux's ``wchar`` of ``/proc/self/io`` (bytes passed to write and send
+    calls), read before and after one all-reduce; ``None`` where that file does not exist.
+    A first all-reduce opens the connections, so that only the data of the second is counted.
+    """
+    import torch
+    import torch.distributed as dist
+
+    def written():
+        try:
+            with open("/proc/self/io") as f:
+                return int(next(line for line in f if line.startswith("wchar:")).split()[1])
+        except OSError:
+            return None
+
+    x = torch.ones(numel, dtype=torch.float32)
+    dist.all_reduce(x)
+    before = written()
+    dist.all_reduce(x)
+    after = written()
+    return {"tensor_bytes": x.numel() * x.element_size(), "sent": None if before is None else after - before}
 
 
 def fail_on_rank(rank, world_size, bad_rank=1, message="this worker was told to fail"):
