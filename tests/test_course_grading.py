@@ -179,3 +179,16 @@ def test_grade_writes_the_reports_and_does_not_run_unchanged_submissions_again(c
     stamps = [p.stat().st_mtime_ns for p in cached]
     assert course.grade_assignment(course_dir, "week1", reports=False) == scores
     assert [p.stat().st_mtime_ns for p in cached] == stamps      # nothing was graded again
+
+
+def test_without_solutions_every_exercise_takes_the_books_solution_and_it_passes_its_check(tmp_path):
+    from codebase.checks import EXERCISES
+
+    from booktools.course.grading import assignment_tasks
+    from booktools.course.submissions import code_cells
+
+    course.export_assignment(list(EXERCISES), "all", tmp_path, generate=False)
+    tasks = assignment_tasks(tmp_path, "all")
+    source = nbformat.read(tmp_path / "source/all/all.ipynb", as_version=4)
+    results = grade_cells(code_cells(source, {t.grade_id for t in tasks}), tasks)
+    assert len(results) == len(EXERCISES) and not [(r.label, r.message) for r in results if not r.passed]

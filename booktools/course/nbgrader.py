@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .instructors import _registry
-from .pages import ROOT, book_exercises
+from .pages import ROOT, book_pages
 from .render import _cell_id
 from .tasks import reference_body, signature_parts, statement
 
@@ -46,7 +46,10 @@ def assignment_notebook(labels: list[str], name: str, solutions: Path | str | No
     source = Path(solutions).read_text(encoding="utf-8") if solutions is not None else None
     if source is not None:
         ast.parse(source, filename=str(solutions))  # a syntax error names the file and the line
-    book = {e.label: e for e in book_exercises()}
+    pages = book_pages()
+    book = {e.label: e for page in pages for e in page.exercises()}
+    chapter_code = {page.name: tuple(p.text for p in page.pieces if p.kind == "code" and p.role == "public")
+                    for page in pages}
     cells = [new_markdown_cell(
         f"# Assignment {name}\n\nWrite each function below, then run the test cell under it. "
         "The tests are the checks of `codebase.checks`: they compare your function with the "
@@ -61,7 +64,8 @@ def assignment_notebook(labels: list[str], name: str, solutions: Path | str | No
         entry = registry[label]
         function, params, returns = signature_parts(entry.signature)
         cells.append(new_markdown_cell(statement(label, entry, book.get(label))))
-        body = reference_body(label, function, book.get(label), source, str(solutions))
+        params, body = reference_body(label, function, book.get(label), source, str(solutions),
+                                      context=chapter_code.get(getattr(book.get(label), "page", None), ()))
         doc = entry.task + (f"\n\n    Returns {returns}." if returns else "")
         solution = (f"def {function}({params}):\n    \"\"\"{doc}\n    \"\"\"\n    ### BEGIN SOLUTION\n"
                     + "\n".join("    " + line if line else "" for line in body.splitlines())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import json
 import linecache
 import os
 import select
@@ -86,15 +87,20 @@ class StudentProcess:
             count -= len(chunk)
         return b"".join(chunks)
 
-    def _reply(self, seconds: float, timeout_message: str) -> dict:
+    def _frame(self, seconds: float, timeout_message: str) -> bytes:
+        """The next message's bytes; the student's process is stopped if none comes within ``seconds``."""
         if self.ended:
             raise ProcessEnded(self.ended)
         deadline = time.monotonic() + seconds
         size = struct.unpack("<Q", self._read(8, deadline, timeout_message))[0]
         if size > MAX_REPLY:
             self._end(f"your function returned more than {MAX_REPLY >> 20} MB")
+        return self._read(size, deadline + 60, timeout_message)     # a big reply may take a while to read
+
+    def _reply(self, seconds: float, timeout_message: str) -> dict:
+        raw = self._frame(seconds, timeout_message)
         try:
-            reply = plaindata.loads(self._read(size, deadline, timeout_message))
+            reply = plaindata.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             self._end(f"your process sent something that is not plain data ({error})")
         if not isinstance(reply, dict):
@@ -135,6 +141,27 @@ class StudentProcess:
             raise ProcessEnded(self.ended)
         self._send(plaindata.dumps({"name": name, "args": list(args), "kwargs": kwargs}, allow_code=True))
         return self._reply(self.call_seconds, f"your function did not return within {self.call_seconds:g} s")
+
+    def outputs(self, name: str, cases: dict) -> list[dict]:
+        """The records of the student's ``name`` on ``cases`` (``codebase.checks.cases_for``),
+        for ``codebase.checks.grade_outputs``: each call must return within the time limit;
+        a call that does not, or a process that ends, is the last record, saying so."""
+        self._send(plaindata.dumps({"name": name, "cases": cases}))
+        records: list[dict] = []
+        for _ in range(len(cases["calls"]) + 1):
+            try:
+                record = json.loads(self._frame(self.call_seconds, f"did not return within {self.call_seconds:g} s"))
+            except TimeoutError as error:
+                return records + [{"stopped": str(error)}]
+            except ProcessEnded:
+                return records + [{"stopped": "ended the process (os._exit or a crash) without returning"}]
+            except ValueError:
+                self.close()
+                return records + [{"stopped": "sent something that is not plain data"}]
+            if not isinstance(record, dict) or record.get("done"):
+                break
+            records.append(record)
+        return records
 
     def function(self, name: str):
         """A stand-in for the student's function ``name``, with its signature."""

@@ -90,11 +90,20 @@ def _reference_module(label: str, exercise: Exercise | None, solutions: str | No
     return "\n\n".join(textwrap.dedent(b) for b in blocks), f"the book's solution of {label}"
 
 
+def _bound(node) -> set[str]:
+    """The names an import statement binds."""
+    return {(a.asname or a.name).split(".")[0] for a in node.names}
+
+
 def reference_body(label: str, function: str, exercise: Exercise | None,
-                   solutions: str | None, filename: str = "<solutions>") -> str:
-    """The body of the reference ``function``: the module's imports and the helpers it uses
-    (functions, constants) first, then the function's own body. Raises ``ValueError`` if the
-    function is missing, naming where it was looked for."""
+                   solutions: str | None, filename: str = "<solutions>",
+                   context: tuple[str, ...] = ()) -> tuple[str, str]:
+    """``(parameters, body)`` of the reference ``function``: its parameter list as written
+    (extra parameters with defaults are kept), and its body, preceded by what it needs from
+    around it: the imports of the reference's code (and those of ``context``, the chapter's
+    code cells, for the names the reference uses but does not import), its helper functions and
+    classes, and the constants it reads. Raises ``ValueError`` if the function is missing,
+    naming where it was looked for."""
     source, where = _reference_module(label, exercise, solutions)
     tree = ast.parse(source, filename=filename) if solutions is not None else _parse_blocks(source)
     target = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function), None)
@@ -102,22 +111,39 @@ def reference_body(label: str, function: str, exercise: Exercise | None,
         raise ValueError(f"no reference solution for {label}: {where} defines no function {function}(...); "
                          "pass --solutions FILE with that function")
     lines = source.splitlines()
-    used = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    helpers = []
+    helpers_nodes = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name != function]
+    used = {n.id for part in [target, *helpers_nodes] for n in ast.walk(part) if isinstance(n, ast.Name)}
+    local = {a.arg for a in ast.walk(target.args) if isinstance(a, ast.arg)}
+    local |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    free = used - local
+    helpers, imported = [], set()
     for node in tree.body:
         keep = isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", None) != "__future__"
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name != function:
+        if keep:
+            imported |= _bound(node)
+        if node in helpers_nodes:
             keep = True
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in used for t in node.targets):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in free for t in node.targets):
             keep = True
         if keep:
             start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             helpers.append(textwrap.dedent("\n".join(lines[start - 1:node.end_lineno])))
+    around = []
+    for cell in context:
+        try:
+            around.extend(ast.walk(ast.parse(cell)))
+        except SyntaxError:
+            continue
+    for node in around:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", None) != "__future__" \
+                and (_bound(node) & (free - imported)):
+            helpers.insert(0, ast.unparse(node))
+            imported |= _bound(node)
     first = target.body[0]
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(target.body) > 1:
         first = target.body[1]
     body = textwrap.dedent("\n".join(lines[first.lineno - 1:target.end_lineno]))
-    return "\n".join(helpers + [body])
+    return ast.unparse(target.args), "\n".join(helpers + [body])
 
 
 def _parse_blocks(source: str) -> ast.Module:
