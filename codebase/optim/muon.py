@@ -83,8 +83,8 @@ def muon_update(theta, g, m, *, lr, beta, weight_decay, nesterov=True, coefficie
     """One Muon step on the matrix ``theta`` and its momentum buffer ``m``, in place.
 
     With ``beta`` the momentum, ``lambda = weight_decay``, ``NS`` the Newton-Schulz
-    iteration (:func:`newton_schulz`, in bfloat16) and ``lr'`` the rate adjusted to the
-    shape of ``theta`` (:func:`adjusted_lr`)::
+    iteration (:func:`~codebase.optim.muon.newton_schulz`, in bfloat16) and ``lr'`` the
+    rate adjusted to the shape of ``theta`` (:func:`~codebase.optim.muon.adjusted_lr`)::
 
         m_t      = beta * m_{t-1} + (1 - beta) * g_t                 (m_0 = 0)
         u_t      = (1 - beta) * g_t + beta * m_t,  or  m_t          (Nesterov, or not)
@@ -110,9 +110,9 @@ def muon_update(theta, g, m, *, lr, beta, weight_decay, nesterov=True, coefficie
     nesterov : bool, default True
         Orthogonalize the look-ahead ``u_t`` instead of ``m_t``.
     coefficients, steps, eps
-        Passed to :func:`newton_schulz`.
+        Passed to :func:`~codebase.optim.muon.newton_schulz`.
     adjust_lr_fn : None, "original" or "match_rms_adamw"
-        Passed to :func:`adjusted_lr`.
+        Passed to :func:`~codebase.optim.muon.adjusted_lr`.
     """
     m.lerp_(g, 1 - beta)                                         # m_t = beta m_{t-1} + (1 - beta) g_t
     u = g.lerp(m, beta) if nesterov else m                       # u_t = (1 - beta) g_t + beta m_t, or m_t
@@ -167,7 +167,8 @@ class Muon(BaseOptimizer):
     ns_steps : int, default 5
         Newton-Schulz iterations, an integer from 0 to 99.
     adjust_lr_fn : None, "original" or "match_rms_adamw", default None
-        How ``lr`` scales with the shape (``None`` means ``"original"``); see :func:`adjusted_lr`.
+        How ``lr`` scales with the shape (``None`` means ``"original"``); see
+        :func:`~codebase.optim.muon.adjusted_lr`.
 
     Notes
     -----
