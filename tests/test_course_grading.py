@@ -192,3 +192,22 @@ def test_without_solutions_every_exercise_takes_the_books_solution_and_it_passes
     source = nbformat.read(tmp_path / "source/all/all.ipynb", as_version=4)
     results = grade_cells(code_cells(source, {t.grade_id for t in tasks}), tasks)
     assert len(results) == len(EXERCISES) and not [(r.label, r.message) for r in results if not r.passed]
+
+
+def test_a_pack_or_one_of_its_weeks_exports_its_autograded_exercises(tmp_path, capsys):
+    from codebase.checks import EXERCISES
+
+    from booktools.course.__main__ import main
+
+    pack_file = Path(course.__file__).parents[2] / "chapters" / "courses" / "optimizers-2-weeks.yml"
+    pack = course.load_pack(pack_file)
+    weeks = [[label for entry in week["chapters"] for label in pack.chapters[entry["chapter"]] if label in EXERCISES]
+             for week in pack.weeks]
+    assert course.pack_labels(pack_file) == weeks[0] + weeks[1] and weeks[1]
+    assert course.pack_labels(pack_file, week=2) == weeks[1]
+    with pytest.raises(ValueError, match="--week must be between 1 and 2"):
+        course.pack_labels(pack_file, week=3)
+    out = tmp_path / "course"
+    assert main(["export-assignment", "adam-ex-implement", "--pack", str(pack_file), "--out", str(out)]) == 2
+    assert main(["export-assignment", "--week", "1", "--name", "w", "--out", str(out)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2 and not out.exists()
