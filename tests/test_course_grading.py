@@ -4,7 +4,7 @@ Each submission below runs in its own Python process (booktools.course.sandbox);
 checks run in the test's process on the outputs that come back as plain data. The
 adversarial submissions try what issue 18 saw work: patching the result class,
 ``codebase.checks`` or ``sys.modules``, torch and math functions, calling the library's
-solution, looping forever, printing megabytes. Each gets 0 for its wrong answers and full
+solution, looping forever, printing megabytes, asking for 400 GB. Each gets 0 for its wrong answers and full
 marks for its right ones.
 """
 import csv
@@ -24,7 +24,7 @@ from booktools.course.submissions import forbidden_calls
 
 sys.path.insert(0, str(Path(__file__).parent))
 from course_submissions import (ADAM_INPLACE, ADAM_OUT, ADAM_WRONG, CLIP, CLIP_F32,  # noqa: E402
-                                CLIP_INPLACE, CLIP_LIBRARY, LOOP, PATCH_MODULES, PATCH_RESULT, PATCH_TORCH,
+                                CLIP_INPLACE, CLIP_LIBRARY, LOOP, MEMORY, PATCH_MODULES, PATCH_RESULT, PATCH_TORCH,
                                 PRINTS, RESTARTS, RESTARTS_WRONG, SETUP)
 
 TASKS = [Task("adam-ex-implement", "adam_step", "a", 2.0), Task("lr-ex-clip-by-hand", "clip_by_norm", "c", 1.0),
@@ -41,7 +41,7 @@ SUBMISSIONS = {
         [PATCH_RESULT, PATCH_MODULES, ADAM_WRONG, CLIP, RESTARTS_WRONG], {"adam-ex-implement", "lr-ex-restarts"}),
     "patches torch and math": ([PATCH_TORCH, ADAM_WRONG, CLIP, RESTARTS_WRONG], {"adam-ex-implement", "lr-ex-restarts"}),
     "calls the library, prints megabytes": ([PRINTS, CLIP_LIBRARY, RESTARTS], {"adam-ex-implement", "lr-ex-clip-by-hand"}),
-    "loops forever": ([LOOP, CLIP, RESTARTS], {"adam-ex-implement"}),
+    "loops forever, asks for 400 GB": ([LOOP, MEMORY, RESTARTS], {"adam-ex-implement", "lr-ex-clip-by-hand"}),
 }
 
 
@@ -65,7 +65,8 @@ def test_each_submission_gets_zero_for_its_wrong_answers_and_full_marks_for_its_
 
 def test_the_messages_say_what_happened(graded):
     by = {name: {r.label: r.message for r in results} for name, results in graded.items()}
-    assert "did not return within 2 s" in by["loops forever"]["adam-ex-implement"]
+    assert "did not return within 2 s" in by["loops forever, asks for 400 GB"]["adam-ex-implement"]
+    assert "alloc" in by["loops forever, asks for 400 GB"]["lr-ex-clip-by-hand"]
     assert "clip_grad_norm_" in by["calls the library, prints megabytes"]["lr-ex-clip-by-hand"]
     assert "does not match the reference" in by["patches torch and math"]["adam-ex-implement"]
 

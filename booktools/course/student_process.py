@@ -9,7 +9,8 @@ unpickles what comes from here, and gives the verdict itself.
 
 The private pipes are duplicated before any student code runs, and the standard streams
 point to ``/dev/null`` or to a buffer that keeps the first :data:`KEEP` characters, so that
-prints cannot flood the grader. Messages are an 8-byte length and a JSON body.
+prints cannot flood the grader; the process may use at most :data:`MEMORY` bytes. Messages
+are an 8-byte length and a JSON body.
 """
 from __future__ import annotations
 
@@ -120,7 +121,17 @@ def _signature(fn):
         return None
 
 
+#: Bytes of memory (address space) the student's process may use; soft and hard limit alike.
+MEMORY = 4 << 30
+
+
 def main() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))   # a huge tensor fails here, not the machine
+    except (ImportError, ValueError, OSError):
+        pass
     sys.path.insert(0, sys.argv[1])
     from booktools.course import plaindata
 
