@@ -153,7 +153,7 @@ def test_one_course_folder_holds_many_assignments_with_one_course_id(course_dir)
         course.export_assignment(["lr-ex-clip-by-hand"], "week3", course_dir, generate=False, course_id="other")
 
 
-def test_grade_writes_the_reports_and_does_not_run_unchanged_submissions_again(course_dir):
+def test_grade_writes_the_reports_and_does_not_run_unchanged_submissions_again(course_dir, monkeypatch):
     release = nbformat.read(course_dir / "release/week1/week1.ipynb", as_version=4)
     for student, body in (("ada", RESTARTS), ("bob", RESTARTS_WRONG)):
         notebook = nbformat.from_dict(json.loads(json.dumps(release)))
@@ -180,6 +180,11 @@ def test_grade_writes_the_reports_and_does_not_run_unchanged_submissions_again(c
     stamps = [p.stat().st_mtime_ns for p in cached]
     assert course.grade_assignment(course_dir, "week1", reports=False) == scores
     assert [p.stat().st_mtime_ns for p in cached] == stamps      # nothing was graded again
+    from booktools.course import grading
+
+    monkeypatch.setattr(grading, "grader_fingerprint", lambda: "the checks changed")
+    assert course.grade_assignment(course_dir, "week1", reports=False) == scores
+    assert all(a != b for a, b in zip(stamps, [p.stat().st_mtime_ns for p in cached]))   # graded again
 
 
 def test_without_solutions_every_exercise_takes_the_books_solution_and_it_passes_its_check(tmp_path):

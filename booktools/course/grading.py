@@ -11,7 +11,7 @@ check's ``forbidden`` names): a submission that calls them gets no points for th
 
 A submission whose code cells and tasks have not changed since the last ``grade`` is not
 run again: its results are kept in ``course/grading/NAME/STUDENT.json`` under the hash of
-its code, its tasks and the time limit.
+its code, its tasks, the time limit and the grader's own code (:func:`grader_fingerprint`).
 """
 from __future__ import annotations
 
@@ -23,8 +23,16 @@ from pathlib import Path
 from .sandbox import CALL_SECONDS, ProcessEnded, StudentProcess
 from .submissions import code_cells, content_hash, forbidden_calls
 
-#: Raised with the cached results when the grader itself changes what it returns.
-GRADER_VERSION = 1
+def grader_fingerprint() -> str:
+    """A hash of the grader's code (``codebase.checks`` and this package's grading modules):
+    cached results are used only while it is unchanged."""
+    import codebase.checks
+
+    here = Path(__file__).parent
+    checks = Path(codebase.checks.__file__)
+    files = sorted(checks.parent.glob("*.py")) if checks.name == "__init__.py" else [checks]
+    files += [here / f"{name}.py" for name in ("grading", "sandbox", "student_process", "plaindata", "submissions")]
+    return content_hash([f.read_text(encoding="utf-8") for f in files])
 
 
 @dataclass(frozen=True)
@@ -146,10 +154,11 @@ def grade_assignment(course: Path | str, name: str, *, call_seconds: float = CAL
     cache.mkdir(parents=True, exist_ok=True)
     everyone: dict[str, list[Result]] = {}
     todo = []
+    grader = grader_fingerprint()
     for path in sorted(course.glob(f"submitted/*/{name}/{name}.ipynb")):
         student = path.parents[1].name
         cells = code_cells(nbformat.read(path, as_version=4), test_ids)
-        key = content_hash(GRADER_VERSION, cells, [asdict(t) for t in tasks], call_seconds)
+        key = content_hash(grader, cells, [asdict(t) for t in tasks], call_seconds)
         stored = cache / f"{student}.json"
         kept = json.loads(stored.read_text(encoding="utf-8")) if stored.exists() else {}
         if kept.get("key") == key:
