@@ -51,10 +51,10 @@ def newton_schulz(G, steps=5, coefficients=NS_COEFFICIENTS, eps=1e-7, *, dtype=t
         raise ValueError(f"newton_schulz needs a 2-D matrix, got a tensor of shape {tuple(G.shape)}")
     a, b, c = coefficients
     tall = G.size(0) > G.size(1)
-    X = G.to(dtype)
+    X = G.to(dtype, copy=True)                     # a copy, divided in place: G is never changed
     if tall:
         X = X.T
-    X = X / X.norm().clamp(min=eps)                # X_0 = G / max(||G||_F, eps)
+    X.div_(X.norm().clamp(min=eps))                # X_0 = G / max(||G||_F, eps)
     for _ in range(steps):
         A = X @ X.T                                # A = X X^T
         B = torch.addmm(A, A, A, beta=b, alpha=c)  # B = b A + c A A
