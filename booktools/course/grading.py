@@ -79,11 +79,13 @@ def assignment_tasks(course: Path | str, name: str) -> list[Task]:
 
 
 def _mistake(result) -> str:
-    """A short name for what went wrong: the check's classification, else its hint, else the first line."""
-    for text in (getattr(result, "mistake", ""), result.hint, result.message.splitlines()[0]):
-        if text:
-            return str(text).strip()[:160]
-    return ""
+    """What went wrong, for the summary: the check's classification (its ``mistake`` key) with
+    its hint, else the hint, else the message's first line."""
+    key, hint = str(getattr(result, "mistake", "") or "").strip(), str(result.hint or "").strip()
+    if key and hint:
+        return f"{key}: {hint}"[:200]
+    first = result.message.strip().splitlines()[0] if result.message.strip() else ""
+    return (key or hint or first)[:200]
 
 
 def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CALL_SECONDS,
