@@ -153,7 +153,11 @@ def test_one_course_folder_holds_many_assignments_with_one_course_id(course_dir)
         course.export_assignment(["lr-ex-clip-by-hand"], "week3", course_dir, generate=False, course_id="other")
 
 
-def test_grade_writes_the_reports_and_does_not_run_unchanged_submissions_again(course_dir, monkeypatch):
+def test_grade_writes_the_reports_and_does_not_run_unchanged_submissions_again(course_dir, monkeypatch, capsys):
+    from booktools.course.__main__ import main
+
+    assert main(["grade", str(course_dir), "--name", "week1"]) == 2      # nothing submitted yet
+    assert "no submission to grade" in capsys.readouterr().err
     release = nbformat.read(course_dir / "release/week1/week1.ipynb", as_version=4)
     for student, body in (("ada", RESTARTS), ("bob", RESTARTS_WRONG)):
         notebook = nbformat.from_dict(json.loads(json.dumps(release)))

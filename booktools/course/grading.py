@@ -157,7 +157,11 @@ def grade_assignment(course: Path | str, name: str, *, call_seconds: float = CAL
     everyone: dict[str, list[Result]] = {}
     todo = []
     grader = grader_fingerprint()
-    for path in sorted(course.glob(f"submitted/*/{name}/{name}.ipynb")):
+    submissions = sorted(course.glob(f"submitted/*/{name}/{name}.ipynb"))
+    if not submissions:
+        raise FileNotFoundError(f"no submission to grade: {course}/submitted/STUDENT/{name}/{name}.ipynb is missing "
+                                "for every student")
+    for path in submissions:
         student = path.parents[1].name
         cells = code_cells(nbformat.read(path, as_version=4), test_ids)
         key = content_hash(grader, cells, [asdict(t) for t in tasks], call_seconds)
