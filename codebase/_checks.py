@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 __all__ = ["check_real", "check_int", "check_flag", "check_choice", "check_callable", "check_generator",
-           "check_number", "check_nonnegative", "check_interval"]
+           "check_number", "check_nonnegative", "check_interval", "check_real_array", "check_eigenvalues"]
 
 
 def _describe_range(low, high, low_open, high_open):
@@ -144,3 +146,30 @@ def check_interval(name, value, label, *, high, high_open):
         interval = f"[0, {high:g})" if high_open else f"[0, {high:g}]"
         raise ValueError(f"Invalid {label}: {value} ({name} must be in {interval})")
     return value
+
+
+def check_real_array(name, value, *, low=None, low_open=False):
+    """Return ``value`` as a float64 array (or float) after checking it is finite and in range."""
+    if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
+        value = check_real(name, value, low=low, low_open=low_open)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return value
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":  # rejects strings, booleans, complex numbers, objects
+        raise TypeError(f"{name} must be a real number or an array of them, got {type(value).__name__} {value!r}")
+    array = raw.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    if low is not None and (np.any(array <= low) if low_open else np.any(array < low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got min {array.min()!r}")
+    return array
+
+
+def check_eigenvalues(eigenvalues):
+    """Return the eigenvalues as a non-empty 1-D float64 array of finite numbers >= 0."""
+    lam = check_real_array("eigenvalues", eigenvalues, low=0.0)
+    lam = np.atleast_1d(lam)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(f"eigenvalues must be a non-empty 1-D sequence, got shape {lam.shape}")
+    return lam

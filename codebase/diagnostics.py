@@ -35,6 +35,7 @@ import torch
 
 from . import nn as cnn
 from ._checks import check_callable, check_int, check_real
+from .evaluation import default_loss
 
 __all__ = ["ACTIVATION_TYPES", "BOUNDED", "WEIGHT_TYPES",
            "activation_stats", "gradient_stats", "table"]
@@ -233,12 +234,6 @@ def activation_stats(model: torch.nn.Module, X: torch.Tensor, *, modules=None,
 
 # ----------------------------------------------------------------------------- gradients
 
-def _default_loss(output, y):
-    if not y.is_floating_point():
-        return torch.nn.functional.cross_entropy(output, y)
-    return torch.nn.functional.mse_loss(output, y)
-
-
 def gradient_stats(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
                    loss_fn: Callable | None = None, *, modules=None) -> list[dict]:
     """Statistics of the gradient of the loss on ``(X, y)`` with respect to each layer's weight.
@@ -282,7 +277,7 @@ def gradient_stats(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
     _check_batch("y", y)
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of examples, got {X.shape[0]} and {y.shape[0]}")
-    loss_fn = _default_loss if loss_fn is None else check_callable("loss_fn", loss_fn, ("output", "target"))
+    loss_fn = default_loss if loss_fn is None else check_callable("loss_fn", loss_fn, ("output", "target"))
     select = _selector(modules, WEIGHT_TYPES)
 
     def select_weighted(name, module):

@@ -14,139 +14,23 @@
   ``1/eta`` of each rung, and returns a :class:`HalvingResult`.
 
 Everything random takes a seed or a ``numpy.random.Generator``, so the same call
-draws the same configurations on every machine.
+draws the same configurations on every machine. The spaces live in :mod:`codebase.spaces`
+and successive halving in :mod:`codebase.halving`; this module exports their names too.
 """
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._checks import check_callable, check_choice, check_flag, check_int, check_real
+from ._checks import check_callable, check_choice, check_flag, check_int
+from .halving import HalvingResult, Rung, successive_halving
+from .spaces import Choice, LogUniform, Uniform, _check_space, log_uniform, sample_config
 
 __all__ = ["LogUniform", "Uniform", "Choice", "log_uniform", "sample_config", "SearchResult",
            "random_search", "main_effects", "Rung", "HalvingResult", "successive_halving"]
-
-
-def _rng(generator) -> np.random.Generator:
-    """Return ``generator`` if it is a NumPy generator, or a new one seeded with an integer."""
-    if isinstance(generator, np.random.Generator):
-        return generator
-    if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
-        return np.random.default_rng(check_int("generator", generator, low=0))
-    raise TypeError("generator must be a numpy.random.Generator or a non-negative integer seed, "
-                    f"got {type(generator).__name__}")
-
-
-def log_uniform(low: float, high: float, size: int | None = None, *, generator=0):
-    """Draw numbers whose logarithm is uniform on ``[log low, log high]``.
-
-    .. math:: \\log x \\sim \\mathcal{U}(\\log a, \\log b), \\qquad p(x) = \\frac{1}{x \\log(b/a)},
-              \\quad a \\le x \\le b.
-
-    Every factor of ten between ``low`` and ``high`` gets the same share of the draws.
-    ``generator`` is a ``numpy.random.Generator`` or an integer seed. Returns a float
-    when ``size`` is ``None``, else an array of ``size`` floats.
-    """
-    low = check_real("low", low, low=0.0, low_open=True)
-    high = check_real("high", high, low=low, low_open=True)
-    if size is not None:
-        size = check_int("size", size, low=0)
-    rng = _rng(generator)
-    u = rng.uniform(math.log(low), math.log(high), size)
-    # exp(log(high)) can round a hair past high: clip to keep the promise a <= x <= b.
-    x = np.clip(np.exp(u), low, high)
-    return float(x) if size is None else x
-
-
-@dataclass(frozen=True)
-class LogUniform:
-    """A hyperparameter whose logarithm is uniform on ``[log low, log high]`` (see :func:`log_uniform`).
-
-    With ``integer=True`` the draw is rounded to the nearest integer (e.g. a layer width).
-    """
-
-    low: float
-    high: float
-    integer: bool = False
-
-    def __post_init__(self):
-        low = check_real("low", self.low, low=0.0, low_open=True)
-        check_real("high", self.high, low=low, low_open=True)
-        if check_flag("integer", self.integer) and round(low) < 1:
-            raise ValueError(f"with integer=True the draws are rounded to integers, so low must round to "
-                             f"at least 1 (low >= 0.5); got low={low!r}, whose draws could round to 0")
-
-    def sample(self, generator: np.random.Generator):
-        """Draw one value."""
-        x = log_uniform(self.low, self.high, generator=generator)
-        return int(round(x)) if self.integer else x
-
-
-@dataclass(frozen=True)
-class Uniform:
-    """A hyperparameter drawn uniformly from ``[low, high]`` (e.g. a dropout rate)."""
-
-    low: float
-    high: float
-
-    def __post_init__(self):
-        low = check_real("low", self.low)
-        check_real("high", self.high, low=low, low_open=True)
-
-    def sample(self, generator: np.random.Generator) -> float:
-        """Draw one value."""
-        return float(_rng(generator).uniform(self.low, self.high))
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A hyperparameter drawn with equal probabilities from a list of ``values``
-    (e.g. batch sizes ``(16, 32, 64, 128)``, or activation names)."""
-
-    values: tuple
-
-    def __post_init__(self):
-        if isinstance(self.values, (str, bytes)) or not hasattr(self.values, "__iter__"):
-            raise TypeError(f"values must be a sequence, got {type(self.values).__name__}")
-        object.__setattr__(self, "values", tuple(self.values))
-        if not self.values:
-            raise ValueError("values must hold at least one value")
-
-    def sample(self, generator: np.random.Generator):
-        """Draw one value."""
-        return self.values[int(_rng(generator).integers(len(self.values)))]
-
-
-_DISTRIBUTIONS = (LogUniform, Uniform, Choice)
-
-
-def _check_space(space) -> dict:
-    if not isinstance(space, Mapping):
-        raise TypeError(f"space must be a dict of {{name: distribution}}, got {type(space).__name__}")
-    if not space:
-        raise ValueError("space must name at least one hyperparameter")
-    for name, dist in space.items():
-        if not isinstance(name, str):
-            raise TypeError(f"space keys must be strings, got {type(name).__name__} {name!r}")
-        if not isinstance(dist, _DISTRIBUTIONS):
-            raise TypeError(f"space[{name!r}] must be a LogUniform, Uniform or Choice, "
-                            f"got {type(dist).__name__}")
-    return dict(space)
-
-
-def sample_config(space: Mapping[str, Any], generator=0) -> dict:
-    """Draw one configuration ``{name: value}`` from ``space``, one value per hyperparameter.
-
-    Values are drawn independently, in the order of the space's keys, from
-    ``generator`` (a ``numpy.random.Generator``, advanced by the draws, or an integer seed).
-    """
-    space = _check_space(space)
-    rng = _rng(generator)
-    return {name: dist.sample(rng) for name, dist in space.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,126 +183,3 @@ def main_effects(result: SearchResult, *, bins: int = 4, adjusted: bool = True) 
             eta2 = max(0.0, 1.0 - (1.0 - eta2) * (n - 1) / (n - k)) if n > k else 0.0
         effects[name] = eta2
     return dict(sorted(effects.items(), key=lambda item: -item[1]))
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One rung of :func:`successive_halving`: every configuration in ``trials`` (indices
-    into ``HalvingResult.configs``) was evaluated with ``budget``, and scored ``scores``."""
-
-    budget: float
-    trials: tuple
-    scores: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class HalvingResult:
-    """The outcome of :func:`successive_halving`.
-
-    - ``space``: the search space; ``configs``: every configuration drawn, in order;
-    - ``rungs``: the :class:`Rung` objects, from the smallest budget to the largest;
-    - ``mode``: ``"max"`` if higher scores are better, ``"min"`` if lower are.
-    """
-
-    space: dict
-    configs: tuple
-    rungs: tuple
-    mode: str = "max"
-
-    @property
-    def best_index(self) -> int:
-        """The configuration with the best score on the last rung (the first one on ties;
-        ``nan`` never wins unless every score is ``nan``)."""
-        last = self.rungs[-1]
-        return last.trials[_ranking(last.scores, self.mode)[0]]
-
-    @property
-    def best_config(self) -> dict:
-        """The configuration of :attr:`best_index`."""
-        return dict(self.configs[self.best_index])
-
-    @property
-    def best_score(self) -> float:
-        """Its score on the last rung, the largest budget."""
-        last = self.rungs[-1]
-        return float(last.scores[_ranking(last.scores, self.mode)[0]])
-
-    @property
-    def total_budget(self) -> float:
-        """The sum over the rungs of (number of evaluations x budget), i.e. the budget spent."""
-        return sum(len(r.trials) * r.budget for r in self.rungs)
-
-
-def _ranking(scores: np.ndarray, mode: str) -> np.ndarray:
-    """Positions of ``scores`` from best to worst (stable on ties; ``nan`` last)."""
-    badness = -scores if mode == "max" else scores.copy()
-    badness = np.where(np.isnan(badness), np.inf, badness)
-    return np.argsort(badness, kind="stable")
-
-
-def successive_halving(objective: Callable[[dict, float], float], space: Mapping[str, Any],
-                       n_configs: int, min_budget: float, *, eta: int = 3, rungs: int | None = None,
-                       seed: int = 0, mode: str = "max") -> HalvingResult:
-    """Successive halving: many configurations on a small budget, the best few on a large one.
-
-    The steps, with :math:`n` = ``n_configs``, :math:`r_0` = ``min_budget`` and
-    :math:`\\eta` = ``eta`` (Jamieson and Talwalkar, 2016; Li et al., 2018):
-
-    1. draw :math:`n` configurations from ``space`` (as :func:`random_search` does, from
-       ``numpy.random.default_rng(seed)``);
-    2. on rung :math:`k = 0, 1, \\dots`, evaluate every surviving configuration with budget
-       :math:`r_k = r_0 \\eta^k` by calling ``objective(config, r_k)``;
-    3. keep the best :math:`\\lfloor n_k / \\eta \\rfloor` of the :math:`n_k` survivors
-       (at least one) for the next rung;
-    4. stop after ``rungs`` rungs (default: when one configuration is left, i.e.
-       :math:`\\lfloor \\log_\\eta n \\rfloor + 1` rungs), and return the best
-       configuration of the last rung.
-
-    Every rung costs about the same, :math:`n_k r_k \\approx n r_0`, so the search spends
-    roughly :math:`K n r_0` in all with :math:`K` rungs, while a random search that gave all
-    :math:`n` configurations the final budget would spend :math:`n r_0 \\eta^{K-1}`.
-    ``budget`` is whatever the objective makes of it (epochs, steps, examples); here each
-    call trains from scratch, while practical implementations resume the survivors from
-    their checkpoints. The price of the speed is that a configuration which starts slowly
-    (a small learning rate) can be dropped on a small rung though it would win on a large
-    one. Hyperband (Li et al., 2018) runs several such brackets with different
-    trade-offs between :math:`n` and :math:`r_0` to hedge against that.
-
-    If ``min_budget`` is an integer, the budgets are integers. ``mode`` says whether higher
-    (``"max"``) or lower (``"min"``) scores are better; the objective must return a real
-    number (``nan`` marks a failed run and ranks last). Ties keep the earlier configuration.
-    """
-    check_callable("objective", objective, ("config", "budget"))
-    space = _check_space(space)
-    n_configs = check_int("n_configs", n_configs, low=1)
-    if isinstance(min_budget, numbers.Integral) and not isinstance(min_budget, bool):
-        min_budget = check_int("min_budget", min_budget, low=1)
-    else:
-        min_budget = check_real("min_budget", min_budget, low=0.0, low_open=True)
-    eta = check_int("eta", eta, low=2)
-    if rungs is None:
-        rungs, survivors = 1, n_configs
-        while survivors >= eta:          # floor(log_eta n) + 1 rungs, in exact integer arithmetic
-            survivors //= eta
-            rungs += 1
-    else:
-        rungs = check_int("rungs", rungs, low=1)
-    seed = check_int("seed", seed, low=0)
-    check_choice("mode", mode, ("max", "min"))
-
-    rng = np.random.default_rng(seed)
-    configs = tuple(sample_config(space, rng) for _ in range(n_configs))
-    alive, done = list(range(n_configs)), []
-    for k in range(rungs):
-        budget = min_budget * eta**k                                  # r_k = r_0 eta^k
-        scores = []
-        for i in alive:
-            score = objective(dict(configs[i]), budget)
-            if isinstance(score, bool) or not isinstance(score, numbers.Real):
-                raise TypeError(f"objective must return a real number, got {type(score).__name__} {score!r}")
-            scores.append(float(score))
-        scores = np.array(scores, dtype=float)
-        done.append(Rung(budget, tuple(alive), scores))
-        keep = max(1, len(alive) // eta)                              # the best 1/eta survive
-        alive = [alive[j] for j in sorted(_ranking(scores, mode)[:keep])]
-    return HalvingResult(space, configs, tuple(done), mode)

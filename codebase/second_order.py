@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from ._checks import check_callable, check_flag, check_int, check_real
-from .surfaces import Surface, Trajectory, record_step, start_point
+from .surface import Surface
+from .surface_runs import Trajectory, record_step, start_point
 
 __all__ = ["hvp", "hessian", "newton_direction", "newton_step", "run_newton"]
 

@@ -5,103 +5,26 @@ minima are, and a suggested view and starting point for figures. The functions w
 on torch tensors of shape ``(..., 2)`` (the last axis holds ``x`` and ``y``) and on
 NumPy arrays, so the same surface serves contour plots and optimizer runs.
 :func:`run_optimizer` follows any ``torch.optim.Optimizer`` on a surface.
+
+The class lives in :mod:`codebase.surface` and the runs in :mod:`codebase.surface_runs`;
+this module holds the surfaces and exports all of their names.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import torch
 
-from ._checks import check_callable, check_choice, check_int, check_real
+from ._checks import check_real
+from .surface import Surface
+from .surface_runs import Trajectory, record_step, run_optimizer, start_point
 
 __all__ = ["Surface", "Trajectory", "quadratic", "rosenbrock", "beale", "saddle", "local_minimum",
            "run_optimizer", "start_point", "record_step"]
 
-Point = tuple[float, float]
 
-
-@dataclass(frozen=True, eq=False)
-class Surface:
-    """A 2-D test function ``f`` with its gradient and the facts a figure needs.
-
-    - ``name``: a short label, e.g. ``"rosenbrock(a=1, b=100)"``.
-    - ``value_fn``, ``grad_fn``: ``f`` and its analytic gradient on torch tensors of
-      shape ``(..., 2)``; call them through :meth:`f` and :meth:`grad`, which also
-      accept NumPy arrays.
-    - ``minimum``, ``min_value``: where the global minimum is and its value, or
-      ``None`` when ``f`` is unbounded below (the saddle).
-    - ``local_minima``, ``saddle_points``: other critical points worth marking.
-    - ``xlim``, ``ylim``, ``start``: a view that shows the interesting region and a
-      starting point from which optimizers behave instructively.
-    - ``hessian``: the constant 2x2 Hessian when ``f`` is quadratic (the quadratic,
-      the saddle), else ``None``.
-    - ``params``: the constants that define the surface (``L``, ``mu``, ``a``, ...).
-    """
-
-    name: str
-    value_fn: Callable[[torch.Tensor], torch.Tensor]
-    grad_fn: Callable[[torch.Tensor], torch.Tensor]
-    minimum: Point | None
-    min_value: float | None
-    xlim: Point
-    ylim: Point
-    start: Point
-    local_minima: tuple[Point, ...] = ()
-    saddle_points: tuple[Point, ...] = ()
-    hessian: np.ndarray | None = None
-    params: Mapping[str, float] = field(default_factory=dict)
-
-    def f(self, xy):
-        """Return ``f`` at the points ``xy`` of shape ``(..., 2)``: a tensor for a tensor, else an array."""
-        return _apply(self.value_fn, xy)
-
-    def grad(self, xy):
-        """Return the gradient of ``f`` at ``xy`` (shape ``(..., 2)``): a tensor for a tensor, else an array."""
-        return _apply(self.grad_fn, xy)
-
-    def grid(self, n: int = 200, xlim: Point | None = None, ylim: Point | None = None):
-        """Return NumPy arrays ``(X, Y, Z)`` of shape (n, n) with ``Z = f(X, Y)``, for contour plots.
-
-        The view defaults to the surface's ``xlim`` and ``ylim``.
-        """
-        n = check_int("n", n, low=2)
-        xlim = _check_limits("xlim", self.xlim if xlim is None else xlim)
-        ylim = _check_limits("ylim", self.ylim if ylim is None else ylim)
-        X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
-        return X, Y, self.f(np.stack([X, Y], axis=-1))
-
-    def __repr__(self):
-        return f"Surface({self.name}, minimum={self.minimum}, start={self.start})"
-
-
-def _apply(fn, xy):
-    if isinstance(xy, torch.Tensor):
-        _check_xy(xy)
-        return fn(xy if xy.is_floating_point() else xy.double())
-    xy = torch.as_tensor(np.asarray(xy, dtype=np.float64))
-    _check_xy(xy)
-    return fn(xy).numpy()
-
-
-def _check_xy(xy):
-    if xy.ndim == 0 or xy.shape[-1] != 2:
-        raise ValueError(f"xy must have shape (..., 2), got {tuple(xy.shape)}")
-
-
-def _check_limits(name, limits):
-    try:
-        low, high = (float(v) for v in limits)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a pair of numbers (low, high), got {limits!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"{name} must be finite with low < high, got {limits!r}")
-    return low, high
-
-
-def _point(p) -> Point:
+def _point(p) -> tuple[float, float]:
     return (float(p[0]), float(p[1]))
 
 
@@ -257,120 +180,3 @@ def local_minimum(tilt: float = 0.5) -> Surface:
         local_minima=((float(right), 0.0),), saddle_points=((float(middle), 0.0),),
         params={"tilt": tilt},
     )
-
-
-# ---------------------------------------------------------------------------------------
-# Following an optimizer on a surface.
-
-
-@dataclass(frozen=True, eq=False)
-class Trajectory:
-    """The path of an optimizer on a surface.
-
-    - ``points``: array (k + 1, 2), the start and the iterate after each of ``k`` steps.
-    - ``losses``: array (k + 1,), ``f`` at each point.
-    - ``diverged``: ``True`` if the run stopped early because the iterate or its loss
-      became non-finite, or the iterate went farther than ``diverge_above`` from the
-      origin. Only finite points are kept, so ``points`` can always be plotted.
-
-    ``np.asarray(trajectory)`` gives ``points``.
-    """
-
-    points: np.ndarray
-    losses: np.ndarray
-    diverged: bool = False
-
-    @property
-    def steps(self) -> int:
-        """The number of optimizer steps taken (``len(points) - 1``)."""
-        return len(self.points) - 1
-
-    @property
-    def final(self) -> np.ndarray:
-        """The last finite iterate."""
-        return self.points[-1]
-
-    def __array__(self, dtype=None, copy=None):
-        return self.points if dtype is None else self.points.astype(dtype)
-
-    def __len__(self):
-        return len(self.points)
-
-    def __repr__(self):
-        return (f"Trajectory(steps={self.steps}, final={np.round(self.final, 4).tolist()}, "
-                f"loss={self.losses[-1]:.4g}, diverged={self.diverged})")
-
-
-def run_optimizer(surface: Surface, make_optimizer: Callable, start=None, steps: int = 100, *,
-                  grad: str = "analytic", diverge_above: float = 1e6) -> Trajectory:
-    """Run an optimizer for ``steps`` steps on ``surface`` and return its :class:`Trajectory`.
-
-    ``make_optimizer`` maps a list of parameters to an optimizer, e.g.
-    ``lambda p: torch.optim.SGD(p, lr=0.1)`` or a ``codebase.optim`` class used the
-    same way. The point is a float64 ``torch.nn.Parameter`` starting at ``start``
-    (default: ``surface.start``). Each step sets its ``.grad`` (from the analytic
-    gradient, or from ``torch.autograd`` with ``grad="autograd"``) and calls
-    ``optimizer.step()``.
-
-    A run that diverges is not an error: it stops at the first non-finite iterate or
-    loss, or once the iterate is farther than ``diverge_above`` from the origin, and
-    returns the finite prefix with ``diverged=True``.
-    """
-    if not isinstance(surface, Surface):
-        raise TypeError(f"surface must be a Surface, got {type(surface).__name__}")
-    check_callable("make_optimizer", make_optimizer, ("params",))
-    steps = check_int("steps", steps, low=0)
-    check_choice("grad", grad, ("analytic", "autograd"))
-    diverge_above = check_real("diverge_above", diverge_above, low=0.0, low_open=True, finite=False)
-    point = torch.nn.Parameter(start_point(surface, start))
-    optimizer = make_optimizer([point])
-    if not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"make_optimizer must return an optimizer with a step() method, got {type(optimizer).__name__}")
-    if not any(p is point for group in getattr(optimizer, "param_groups", ()) for p in group["params"]):
-        raise ValueError("make_optimizer must build the optimizer on the parameters it is given "
-                         "(lambda p: SGD(p, lr=0.1)); this one holds other tensors, so the point would never move")
-
-    points = [point.detach().clone()]
-    losses = [surface.value_fn(point.detach()).item()]
-    diverged = False
-    for _ in range(steps):
-        if grad == "analytic":
-            point.grad = surface.grad_fn(point.detach()).clone()
-        else:
-            point.grad = None
-            surface.value_fn(point).backward()
-        optimizer.step()
-        if not record_step(surface, point.detach(), points, losses, diverge_above):
-            diverged = True
-            break
-    return Trajectory(torch.stack(points).numpy(), np.array(losses), diverged)
-
-
-def start_point(surface: Surface, start=None) -> torch.Tensor:
-    """The float64 tensor ``(x, y)`` a run on ``surface`` starts from: ``start``, or ``surface.start``.
-
-    With :func:`record_step`, the two pieces every method that walks a surface shares
-    (:func:`run_optimizer` here, ``codebase.second_order.run_newton``).
-    """
-    start = surface.start if start is None else start
-    point = torch.as_tensor(np.asarray(start, dtype=np.float64))
-    if point.shape != (2,) or not torch.isfinite(point).all():
-        raise ValueError(f"start must be 2 finite numbers (x, y), got {point.tolist()}")
-    return point.clone()
-
-
-def record_step(surface: Surface, point: torch.Tensor, points: list, losses: list,
-                diverge_above: float) -> bool:
-    """Append a copy of ``point`` and its loss to ``points`` and ``losses``, for a run that
-    goes on; return ``False`` when the run diverged and must stop there.
-
-    A non-finite point or loss is not appended (a trajectory keeps only finite points); a
-    finite point farther than ``diverge_above`` from the origin is appended, then ends the run.
-    """
-    current = point.clone()
-    loss = surface.value_fn(current).item()
-    if not (torch.isfinite(current).all() and math.isfinite(loss)):
-        return False
-    points.append(current)
-    losses.append(loss)
-    return current.norm().item() <= diverge_above
