@@ -43,6 +43,11 @@ drop-ins for the ``schedulefree`` package's classes) take their steps on one
 sequence and evaluate its running average; ``optimizer.train()`` and
 ``optimizer.eval()`` switch the parameters between the two.
 
+For large batches, ``LARS`` and ``Lamb`` (``lars_update``, ``lars_trust_ratio``,
+``lamb_update``; drop-ins for ``pytorch_optimizer``'s ``LARS`` and ``Lamb``) scale the
+step of each layer by a trust ratio, the norm of its weights over the norm of its
+gradient (LARS) or of Adam's update (LAMB).
+
 What is deliberately not here: torch's ``foreach``, ``fused``, ``capturable``
 and ``differentiable`` implementations (asking for one raises ``ValueError``),
 tensor-valued hyperparameters (``TypeError``: pass a float), sparse gradients
