@@ -20,6 +20,7 @@ import inspect
 import json
 import linecache
 import os
+import re
 import select
 import signal
 import struct
@@ -60,7 +61,8 @@ class StudentProcess:
         self._process = subprocess.Popen(
             [sys.executable, "-I", str(worker), str(ROOT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, cwd=self._folder.name, start_new_session=True)
-        self._send(plaindata.dumps(list(cells)))
+        self.cells = list(cells)
+        self._send(plaindata.dumps(self.cells))
         ready = self._reply(cells_seconds, f"your notebook's code did not finish within {cells_seconds:g} s")
         self.cell_errors: list[dict] = ready["errors"]
         self.signatures: dict = ready["functions"]
@@ -165,8 +167,17 @@ class StudentProcess:
 
     def function(self, name: str):
         """A stand-in for the student's function ``name``, with its signature."""
+        found = [(number, line) for cell in self.cells for number, line in enumerate(cell.splitlines(), 1)
+                 if re.match(rf"\s*def {re.escape(name)}\(", line)]
+        where = dict(zip(("lineno", "line"), found[-1])) if found else {}
+
         def stand_in(*args, **kwargs):
-            reply = self.call(name, args, kwargs)
+            try:
+                reply = self.call(name, args, kwargs)
+            except TimeoutError as error:        # said at the student's def line, not the grader's
+                _raise_student_error({"error": "TimeoutError", "message": str(error), **where})
+            except ProcessEnded as error:
+                _raise_student_error({"error": "SystemExit", "message": str(error), **where})
             if "error" in reply:
                 _raise_student_error(reply)
             _copy_back(args, reply["args"])
