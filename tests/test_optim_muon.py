@@ -16,6 +16,8 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch.optim._muon import _zeropower_via_newtonschulz as torch_newton_schulz
 
 from codebase.optim import SenselessHyperparameterWarning
@@ -333,3 +335,27 @@ def test_bfloat16_buffer_stays_the_average_where_torch_normalizes_it_in_place():
     assert torch.equal(buffers[Muon], torch.zeros_like(g).lerp_(g, 0.05))
     # torch 2.13 divides the buffer itself by its norm
     assert buffers[torch.optim.Muon].float().norm().item() == pytest.approx(1.0, abs=0.01)
+
+
+# -- generated values: whatever torch rejects, we reject ------------------------------------------
+
+def _outcome(make):
+    try:
+        make()
+    except Exception as exc:  # noqa: BLE001 - torch raises what it raises
+        return exc
+    return None
+
+
+@pytest.mark.parametrize("name", ["lr", "momentum", "weight_decay"])
+@given(value=st.one_of(st.sampled_from([0.0, -0.0, -1e-300, 1e-300, 1.0, -1.0, math.inf, -math.inf]),
+                       st.floats(allow_nan=False)))
+def test_generated_values_torch_rejects_we_reject(name, value):
+    theirs = _outcome(lambda: torch.optim.Muon([_matrix()], **{name: value}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SenselessHyperparameterWarning)
+        mine = _outcome(lambda: Muon([_matrix()], **{name: value}))
+    if theirs is not None:
+        assert isinstance(mine, ValueError) and name in str(mine)
+    if mine is not None and theirs is None:  # stricter only about infinity
+        assert math.isinf(value) and "finite" in str(mine)
