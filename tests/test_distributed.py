@@ -17,6 +17,7 @@ pays a few seconds), after which each run of 2 workers takes a fraction of a sec
 import dataclasses
 import math
 import multiprocessing
+import signal
 import socket
 import time
 from pathlib import Path
@@ -188,6 +189,23 @@ def test_a_worker_that_hangs_is_stopped_at_the_timeout(baseline):
     with pytest.raises(D.WorkerTimeout, match=r"workers \[1\] were still running after timeout=1.5 s"):
         D.launch(D.sleep_on_rank, 2, args=(1, 3600.0), timeout=1.5)
     assert time.monotonic() - start < 6
+    assert_no_worker_left(baseline)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM to interrupt the caller")
+def test_a_keyboard_interrupt_in_the_caller_stops_the_workers(baseline):
+    """Ctrl-C in the notebook arrives as KeyboardInterrupt while launch waits: the workers must not outlive it."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            D.launch(D.sleep_on_rank, 2, args=(1, 3600.0), timeout=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     assert_no_worker_left(baseline)
 
 
