@@ -165,6 +165,13 @@ def clip_by_value(g, c):
     return torch.clamp(g, -c, c)
 
 
+def sf_sgd_step(y, z, grad, t, lr, beta):
+    x = (y - (1 - beta) * z) / beta          # x_{t-1}, from y and z
+    z = z - lr * grad
+    x = (1 - 1 / t) * x + z / t              # uniform average, c_t = 1/t
+    return (1 - beta) * z + beta * x, z
+
+
 SOLUTIONS = {
     "mom-ex-implement": momentum_step,
     "nag-ex-implement": nesterov_step,
@@ -191,6 +198,7 @@ SOLUTIONS = {
     "newton-ex-power": top_eigenvalue,
     "lr-ex-clip-by-hand": clip_by_norm,
     "lr-ex-clip-value": clip_by_value,
+    "sf-ex-step": sf_sgd_step,
 }
 
 
@@ -213,7 +221,7 @@ def test_registry_entry(label):
     assert entry.task and entry.task.endswith(".")
     assert label.split("-ex-")[0] in {"mom", "nag", "adagrad", "rmsprop", "adadelta", "adam", "reg",
                                       "lr", "init", "early",
-                                      "dropout", "hp", "cost", "newton"}
+                                      "dropout", "hp", "cost", "newton", "sf"}
     assert entry.check.__doc__
     assert (Path(__file__).parents[1] / "chapters" / f"{entry.chapter}.ipynb").exists()
 
@@ -827,6 +835,8 @@ WRONG = [
     ("lr-ex-clip-by-hand", clip_norm_max_entry, "largest entry"),
     ("lr-ex-clip-value", clip_value_by_norm, "clipping by norm"),
     ("lr-ex-clip-value", clip_value_one_sided, "only from above"),
+    ("sf-ex-step", lambda y, z, grad, t, lr, beta: sf_sgd_step(y, z, grad, t + 1, lr, beta), "c_t = 1/(t + 1)"),
+    ("sf-ex-step", lambda y, z, grad, t, lr, beta: sf_sgd_step(y, z, grad, t, lr, 1 - beta), "swap beta"),
 ]
 
 

@@ -74,6 +74,7 @@ from .grading import cases_for, compute_outputs, forbidden_in_source, grade_outp
 from .init import check_he_normal, check_xavier_uniform
 from .penalties import check_l1_penalty, check_l1_subgradient, check_l2_penalty
 from .results import EXERCISES, CheckFailed, CheckResult, ExerciseCheck, run_check
+from .schedule_free import check_sf_sgd_step
 from .schedules import check_cosine_restarts, check_cosine_schedule, check_step_decay
 from .search import check_log_uniform
 from .second_order import check_top_eigenvalue
@@ -90,4 +91,5 @@ __all__ = [
     "check_l1_penalty", "check_l1_subgradient", "check_l2_penalty", "check_weight_decay_step",
     "check_stopping_epochs", "check_sgd_decoupled_step", "check_dropout", "check_log_uniform",
     "check_foreach_adam", "check_top_eigenvalue", "check_clip_by_norm", "check_clip_by_value",
+    "check_sf_sgd_step",
 ]
