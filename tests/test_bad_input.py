@@ -376,3 +376,33 @@ def test_run_optimizer_refuses_an_optimizer_on_other_tensors():
     other = _params()
     with pytest.raises(ValueError, match=r"make_optimizer must build the optimizer on the parameters it is given"):
         surfaces.run_optimizer(surfaces.quadratic(), lambda p: optim.SGD(other, lr=0.1), steps=5)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adagrad", "NAdam", "RAdam", "Adamax"])
+def test_an_eps_that_rounds_to_zero_in_float16_parameters_is_warned_about(name):
+    w16 = torch.zeros(3, dtype=torch.float16, requires_grad=True)
+    with pytest.warns(optim.SenselessHyperparameterWarning, match=r"rounds to 0 in a half-precision \(float16\)"):
+        opt = getattr(optim, name)([w16])
+    for _ in range(8):  # RAdam takes momentum steps until rho_t > 5, then divides too
+        w16.grad = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float16)
+        opt.step()
+    assert torch.isnan(w16[0])  # what the warning says happens, as in torch
+
+
+def test_float32_parameters_or_an_adagrad_accumulator_above_zero_give_no_eps_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", optim.SenselessHyperparameterWarning)
+        optim.Adam([_w()])
+        optim.Adagrad([torch.zeros(3, dtype=torch.float16, requires_grad=True)], initial_accumulator_value=0.1)
+
+
+@pytest.mark.parametrize("state_dict, error, pattern", [
+    ({}, ValueError, r"state_dict lacks \['state', 'param_groups'\]"),
+    ({"state": {}}, ValueError, r"state_dict lacks \['param_groups'\]"),
+    ([1, 2], TypeError, r"state_dict must be a dict"),
+])
+def test_an_empty_or_foreign_state_dict_is_refused_by_name(state_dict, error, pattern):
+    with pytest.raises(error, match=pattern):
+        optim.Adam([_w()]).load_state_dict(state_dict)

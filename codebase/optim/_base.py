@@ -26,12 +26,30 @@ import torch
 
 from .._checks import check_flag
 
-__all__ = ["BaseOptimizer", "SenselessHyperparameterWarning", "new_step"]
+__all__ = ["BaseOptimizer", "SenselessHyperparameterWarning", "new_step", "eps_vanishes_in_half_precision",
+           "EPS_VANISHES"]
 
 
 class SenselessHyperparameterWarning(UserWarning):
     """A hyperparameter that torch accepts, and so does this package, but that makes no
     mathematical sense (``SGD(momentum=1.5)``, ``Adam(eps=0)``): the message says what it does."""
+
+
+def eps_vanishes_in_half_precision(group, name="eps") -> bool:
+    """Whether ``group[name]`` (a positive epsilon) rounds to 0 in the dtype of one of the group's parameters.
+
+    float16's smallest positive number is about 6e-8, so Adam's default ``eps = 1e-8`` becomes 0
+    in a float16 parameter, and the update divides 0 by 0 wherever a gradient entry and its
+    average are 0. A ``_SENSELESS`` rule of the optimizers that divide by ``sqrt(v) + eps``.
+    """
+    eps = group[name]
+    return eps > 0 and any(torch.tensor(eps, dtype=p.dtype).item() == 0
+                           for p in group["params"] if isinstance(p, torch.Tensor) and p.is_floating_point())
+
+
+#: What a vanishing epsilon does, for the ``_SENSELESS`` tables.
+EPS_VANISHES = ("rounds to 0 in a half-precision (float16) parameter, so it divides 0 by 0 (NaN) wherever a "
+                "gradient entry and its average are 0: use eps >= 6e-8, or float32 master weights")
 
 
 def new_step():
@@ -220,6 +238,20 @@ class BaseOptimizer(torch.optim.Optimizer):
     #: version lacks them, with torch's fixed values (not this optimizer's constructor arguments:
     #: an old checkpoint loaded into ``SGD(..., maximize=True)`` still descends, as in torch).
     _TORCH_FLAG_DEFAULTS = {"maximize": False, "foreach": None, "differentiable": False}
+
+    def load_state_dict(self, state_dict):
+        """Load a state dict (see ``torch.optim.Optimizer.load_state_dict``), after checking its shape.
+
+        torch answers an empty or foreign dict with ``KeyError: 'param_groups'`` (or ``'step'``
+        later); here it is a ``TypeError``/``ValueError`` that says what a state dict holds.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict from optimizer.state_dict(), got {type(state_dict).__name__}")
+        missing = [key for key in ("state", "param_groups") if key not in state_dict]
+        if missing:
+            raise ValueError(f"state_dict lacks {missing}: pass what optimizer.state_dict() returned (it has "
+                             f"the keys 'state' and 'param_groups'), got the keys {sorted(map(str, state_dict))}")
+        super().load_state_dict(state_dict)
 
     def __setstate__(self, state):
         """Restore from a pickle or ``load_state_dict``; fill in the flags that older state dicts lack."""

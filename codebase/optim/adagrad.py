@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_nonnegative
-from ._base import BaseOptimizer, new_step
+from ._base import EPS_VANISHES, BaseOptimizer, eps_vanishes_in_half_precision, new_step
 
 __all__ = ["adagrad_update", "Adagrad"]
 
@@ -78,6 +78,7 @@ class Adagrad(BaseOptimizer):
     _SENSELESS = (
         ("eps", lambda g: g["eps"] == 0 and g["initial_accumulator_value"] == 0,
          "with an initial accumulator of 0 divides 0 by 0 (NaN) wherever a gradient entry has always been 0"),
+        ("eps", lambda g: g["initial_accumulator_value"] == 0 and eps_vanishes_in_half_precision(g), EPS_VANISHES),
     )
 
     _TORCH_FLAG_DEFAULTS = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}

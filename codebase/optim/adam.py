@@ -6,7 +6,7 @@ import math
 import torch
 
 from .._checks import check_flag, check_interval, check_nonnegative
-from ._base import BaseOptimizer, new_step
+from ._base import EPS_VANISHES, BaseOptimizer, eps_vanishes_in_half_precision, new_step
 
 __all__ = ["adam_update", "adamw_update", "Adam"]
 
@@ -142,6 +142,7 @@ class Adam(BaseOptimizer):
 
     _SENSELESS = (
         ("eps", lambda g: g["eps"] == 0, "divides 0 by 0 (NaN) wherever a gradient entry and its average are 0"),
+        ("eps", eps_vanishes_in_half_precision, EPS_VANISHES),
         ("weight_decay", lambda g: g["decoupled_weight_decay"] and g["lr"] * g["weight_decay"] >= 1,
          "with lr multiplies the weights by 1 - lr * weight_decay <= 0 at every step: they vanish or flip sign"),
     )

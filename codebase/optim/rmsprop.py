@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_flag, check_nonnegative
-from ._base import BaseOptimizer, new_step
+from ._base import EPS_VANISHES, BaseOptimizer, eps_vanishes_in_half_precision, new_step
 
 __all__ = ["rmsprop_update", "RMSprop"]
 
@@ -102,6 +102,7 @@ class RMSprop(BaseOptimizer):
         ("alpha", lambda g: g["alpha"] > 1,
          "weighs the new squared gradient by 1 - alpha < 0, so the average can turn negative and its root NaN"),
         ("eps", lambda g: g["eps"] == 0, "divides 0 by 0 (NaN) wherever a gradient entry and its average are 0"),
+        ("eps", eps_vanishes_in_half_precision, EPS_VANISHES),
     )
 
     _TORCH_FLAG_DEFAULTS = {"momentum": 0, "centered": False, "foreach": None, "maximize": False,
