@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .editions import _student_note
 from .pages import ROOT, _read_notebook, book_pages
-from .render import _codebase_names, _tools, stub_source
+from .instructors import _registry
+from .render import _codebase_names, _stub_cell
 
 
 _WORD = re.compile(r"\w+")
@@ -62,6 +63,7 @@ def solution_fingerprints(root: Path | str = ROOT, labels: set[str] | None = Non
     public_ngrams, public_stems, solution_texts = set(), set(), {}
     root = Path(root)
     generated = [_student_note("")]
+    registry = _registry()
     # what a site shows besides the pages: the package's docstrings (API page), the bibliography
     for path in [*sorted((root / "codebase").rglob("*.py")), root / "references.bib", root / "_config.yml"]:
         if path.is_file():
@@ -69,9 +71,8 @@ def solution_fingerprints(root: Path | str = ROOT, labels: set[str] | None = Non
     for page in book_pages(root):
         cells = [(p.kind, p.text) for p in page.pieces if p.kind == "code"]
         bound = _codebase_names(cells)
-        for exercise in page.exercises():
-            generated.append(stub_source(exercise.title, exercise.label,
-                                         _tools(list(exercise.solution_code), bound)))
+        for exercise in page.exercises():      # the stub the student edition puts in its place
+            generated.append(_stub_cell(exercise, exercise.label, bound, registry).source)
         for piece in page.pieces:
             texts = [piece.text]
             if piece.kind == "code" and page.notebook is not None:
