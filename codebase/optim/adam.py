@@ -92,14 +92,15 @@ def adamw_update(theta, g, m, v, t, *, lr, beta1, beta2, eps, weight_decay, v_ma
     adam_update(theta, g, m, v, t, lr=lr, beta1=beta1, beta2=beta2, eps=eps, v_max=v_max)
 
 
-def check_betas(betas):
-    """Return ``betas`` after checking that it is a pair ``(beta1, beta2)`` of numbers in ``[0, 1)``."""
+def check_betas(betas, *, high_open=True):
+    """Return ``betas`` after checking that it is a pair ``(beta1, beta2)`` of numbers in ``[0, 1)``
+    (``[0, 1]`` with ``high_open=False``, as Lion allows)."""
     if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)):
         raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__} {betas!r}")
     if len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values: {betas!r}")
     for i, beta in enumerate(betas):
-        check_interval(f"betas[{i}]", beta, f"beta parameter at index {i}", high=1.0, high_open=True)
+        check_interval(f"betas[{i}]", beta, f"beta parameter at index {i}", high=1.0, high_open=high_open)
     return betas
 
 

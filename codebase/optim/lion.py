@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_flag, check_interval, check_number
+from .._checks import check_flag, check_number
 from ._base import BaseOptimizer
+from .adam import check_betas
 
 __all__ = ["lion_update", "Lion"]
 
@@ -44,17 +45,6 @@ def lion_update(theta, g, m, *, lr, beta1, beta2, weight_decay=0.0):
     c = m.mul(beta1).add_(g, alpha=1 - beta1)      # c_t = beta1 m_{t-1} + (1 - beta1) g_t
     theta.add_(c.sign_(), alpha=-lr)               # theta_t = theta' - lr sign(c_t)
     m.mul_(beta2).add_(g, alpha=1 - beta2)         # m_t = beta2 m_{t-1} + (1 - beta2) g_t
-
-
-def check_lion_betas(betas):
-    """Return ``betas`` after checking that it is a pair ``(beta1, beta2)`` of numbers in ``[0, 1]``."""
-    if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)):
-        raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__} {betas!r}")
-    if len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values: {betas!r}")
-    for i, beta in enumerate(betas):
-        check_interval(f"betas[{i}]", beta, f"beta parameter at index {i}", high=1.0, high_open=False)
-    return betas
 
 
 class Lion(BaseOptimizer):
@@ -122,7 +112,7 @@ class Lion(BaseOptimizer):
         lr = check_number("lr", group["lr"])
         if not lr > 0:
             raise ValueError(f"Invalid learning rate: {lr} (lr must be > 0, as lion_pytorch.Lion asserts)")
-        check_lion_betas(group["betas"])
+        check_betas(group["betas"], high_open=False)
         weight_decay = check_number("weight_decay", group["weight_decay"])
         if weight_decay < 0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay} (weight_decay must be >= 0; "
