@@ -88,6 +88,16 @@ def _mistake(result) -> str:
     return (key or hint or first)[:200]
 
 
+def _cases(checks, label: str) -> dict | None:
+    """The exercise's calls as plain data, if the checks offer them for it (``cases_for``)."""
+    if not hasattr(checks, "grade_outputs"):
+        return None
+    try:
+        return checks.cases_for(label)
+    except KeyError:                     # a check registered without the protocol
+        return None
+
+
 def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CALL_SECONDS,
                 forbidden: dict[str, list[str]] | None = None) -> list[Result]:
     """Grade one submission's code cells against ``tasks`` (see the module's docstring).
@@ -128,9 +138,9 @@ def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CA
                                       + (f" (errors while running it: {errors})" if errors else "") + ".",
                                       "function missing"))
                 continue
-            if hasattr(checks, "grade_outputs"):   # the checks' own protocol: cases out, outputs in
-                records = process.outputs(task.function, checks.cases_for(task.label))
-                outcome = checks.grade_outputs(task.label, records)
+            cases = _cases(checks, task.label)
+            if cases is not None:                  # the checks' own protocol: cases out, outputs in
+                outcome = checks.grade_outputs(task.label, process.outputs(task.function, cases))
             else:                                  # the check calls a stand-in that forwards each call
                 outcome = entry.check(process.function(task.function))
             results.append(Result(task.label, task.function, task.grade_id, task.points,
