@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.linalg import vector_norm
 
 from .._checks import check_number
 from ._base import BaseOptimizer, new_step
@@ -57,7 +58,8 @@ def adafactor_update(theta, g, v_row, v_col, v, t, *, lr, beta2_decay, eps1, eps
     torch's default ``lr``); ``eps1`` floors the denominator and ``v_hat`` (the paper adds
     it to ``g^2`` before averaging); the decay ``lambda`` is decoupled and multiplied by
     ``lr``, not by ``alpha_t`` (the paper has none). ``RMS(theta)`` is taken before the
-    decay. The operations are torch's, in torch's order, so the two agree to the last bit.
+    decay. The operations are torch's, in torch's order, so the two agree to the last bit
+    (``vector_norm`` is what ``torch.norm`` calls, without its Python dispatch).
 
     Parameters
     ----------
@@ -80,13 +82,13 @@ def adafactor_update(theta, g, v_row, v_col, v, t, *, lr, beta2_decay, eps1, eps
     """
     one_minus_beta2 = t ** beta2_decay                               # 1 - beta2_t = t^beta2_decay
     rho = min(lr, 1 / (t ** 0.5))                                    # rho_t = min(lr, 1 / sqrt(t))
-    alpha = max(eps2, theta.norm(2).item() / (theta.numel() ** 0.5)) * rho  # alpha_t = max(eps2, RMS) rho_t
+    alpha = max(eps2, vector_norm(theta).item() / (theta.numel() ** 0.5)) * rho  # alpha_t = max(eps2, RMS) rho_t
     if weight_decay != 0:
         theta.mul_(1 - lr * weight_decay)                            # theta' = theta_{t-1} - lr lambda theta_{t-1}
     if g.dim() > 1:
-        row_mean = torch.norm(g, dim=-1, keepdim=True).square_().div_(g.size(-1))  # mean_over_columns(g_t^2)
+        row_mean = vector_norm(g, dim=-1, keepdim=True).square_().div_(g.size(-1))  # mean_over_columns(g_t^2)
         v_row.lerp_(row_mean, one_minus_beta2)                       # v_row_t = beta2_t v_row_{t-1} + (1 - beta2_t) ...
-        col_mean = torch.norm(g, dim=-2, keepdim=True).square_().div_(g.size(-2))  # mean_over_rows(g_t^2)
+        col_mean = vector_norm(g, dim=-2, keepdim=True).square_().div_(g.size(-2))  # mean_over_rows(g_t^2)
         v_col.lerp_(col_mean, one_minus_beta2)                       # v_col_t = beta2_t v_col_{t-1} + (1 - beta2_t) ...
         v_hat = factored_v(v_row, v_col, eps1)                       # v_hat_t = v_row v_col / mean(v_row)
         v_hat.clamp_(min=eps1 * eps1)                                # max(v_hat_t, eps1^2)
@@ -94,7 +96,7 @@ def adafactor_update(theta, g, v_row, v_col, v, t, *, lr, beta2_decay, eps1, eps
         v.lerp_(g * g, one_minus_beta2)                              # v_t = beta2_t v_{t-1} + (1 - beta2_t) g^2
         v_hat = v.clamp(min=eps1 * eps1)                             # max(v_hat_t, eps1^2), v_hat_t = v_t
     u = v_hat.rsqrt_().mul_(g)                                       # u_t = g_t / sqrt(max(v_hat_t, eps1^2))
-    clip = max(1.0, u.norm(2).item() / ((u.numel() ** 0.5) * d))    # max(1, RMS(u_t) / d)
+    clip = max(1.0, vector_norm(u).item() / ((u.numel() ** 0.5) * d))  # max(1, RMS(u_t) / d)
     theta.add_(u, alpha=-alpha / clip)                               # theta_t = theta' - alpha_t u_t / clip
 
 
