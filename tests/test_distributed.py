@@ -171,6 +171,16 @@ def test_a_worker_that_raises_is_reported_with_its_rank_type_message_and_traceba
     assert_no_worker_left(baseline)
 
 
+def returns_a_lambda(rank, world_size):
+    return lambda: rank
+
+
+def test_a_result_that_cannot_be_sent_back_is_reported_as_the_workers_error(baseline):
+    with pytest.raises(D.WorkerError, match=r"worker [01] raised TypeError: the value returned by returns_a_lambda cannot be sent back to the caller: .*lambda"):
+        D.launch(returns_a_lambda, 2, timeout=20)
+    assert_no_worker_left(baseline)
+
+
 def test_a_worker_that_dies_is_reported_with_its_exit_code(baseline):
     with pytest.raises(D.WorkerDied, match=r"worker 1 exited with code 3") as info:
         D.launch(D.exit_on_rank, 2, args=(1, 3), timeout=20)

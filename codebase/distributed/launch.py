@@ -20,6 +20,7 @@ stopped: terminated, killed if they are still alive a second later, and joined.
 from __future__ import annotations
 
 import os
+import pickle
 import queue as queue_module
 import signal
 import socket
@@ -112,7 +113,13 @@ def _worker(fn, rank, world_size, args, host, port, backend, timeout, results):
             value = fn(rank, world_size, *args)
         finally:
             dist.destroy_process_group()
-        results.put(("ok", rank, _plain(value)))
+        value = _plain(value)
+        try:  # here, not in the queue's thread, where the error would be lost
+            pickle.dumps(value)
+        except Exception as error:  # noqa: BLE001 - pickling raises several types
+            raise TypeError(f"the value returned by {getattr(fn, '__qualname__', fn)} cannot be sent back to the "
+                            f"caller: {error}; return plain data (numbers, lists, dicts, arrays)") from error
+        results.put(("ok", rank, value))
     except BaseException as error:  # noqa: BLE001 - everything goes back to the caller
         consequence = isinstance(error, getattr(dist, "DistError", ())) or any(
             words in str(error) for words in _PEER_FAILED)  # this rank failed because a peer did
