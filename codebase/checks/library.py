@@ -121,7 +121,8 @@ def library_calls(fn, forbidden) -> list[str]:
 
 
 def library_calls_in_source(source: str, forbidden) -> list[str]:
-    """The dotted names of ``forbidden`` that the Python ``source`` refers to (read with ``ast``).
+    """The library names that the Python ``source`` refers to and that end like one of ``forbidden``
+    (read with ``ast``; the names are returned as written, with import aliases expanded).
 
     A reference is a name imported from a library (``from torch.optim import AdamW``) or an
     attribute chain that starts at an imported library module (``torch.optim.AdamW``,
@@ -141,16 +142,16 @@ def library_calls_in_source(source: str, forbidden) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in bare:
-            root = node.value
+            parts, root = [node.attr], node.value
             while isinstance(root, ast.Attribute):
+                parts.append(root.attr)
                 root = root.value
             if isinstance(root, ast.Name) and aliases.get(root.id, "").split(".")[0] in _LIBRARIES:
-                found.append(bare[node.attr])
+                found.append(".".join([aliases[root.id], *reversed(parts)]))
         elif isinstance(node, ast.Name) and node.id in aliases:
             dotted = aliases[node.id]
-            last = dotted.rsplit(".", 1)[-1]
-            if last in bare and dotted.split(".")[0] in _LIBRARIES:
-                found.append(bare[last])
+            if dotted.rsplit(".", 1)[-1] in bare and dotted.split(".")[0] in _LIBRARIES:
+                found.append(dotted)
     return sorted(set(found))
 
 
