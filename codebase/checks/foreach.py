@@ -23,7 +23,7 @@ class _Foreach(Compared):
     check, func = "check_foreach_adam", "foreach_adam"
     params = ("params", "grads", "ms", "vs", "t", "lr", "beta1", "beta2", "eps")
     signature = _FOREACH_SIGNATURE
-    forbidden = _ADAM_LIBRARY + ("torch.optim._functional._multi_tensor_adam",)
+    forbidden = _ADAM_LIBRARY + ("torch.optim.adam._multi_tensor_adam", "torch.optim.adam.adam")
     mistakes = _ADAM_MISTAKES
     outputs = tuple(f"{k}[{i}]" for i in range(len(_FOREACH_SHAPES)) for k in ("params", "ms", "vs"))
     nonfinite_hint = "look for a division by zero: t starts at 1, so 1 - beta**t is never 0."

@@ -15,7 +15,7 @@ from .outputs import DTYPE, as_tensor, first_difference, fmt, index_text, unpack
 from .results import CheckResult, Failure, exercise
 
 _PENALTY_LIBRARY = ("codebase.regularization.l1_penalty", "codebase.regularization.l2_penalty",
-                    "codebase.regularization.l1_subgradient", "torch.nn.functional.l1_loss",
+                    "codebase.regularization.L1", "codebase.regularization.L2", "torch.nn.functional.l1_loss",
                     "torch.nn.functional.mse_loss")
 
 

@@ -16,7 +16,7 @@ from .outputs import DTYPE, as_number, fmt, hyper_text, precision
 from .results import CheckResult, Failure, exercise
 
 _SCHEDULE_LIBRARY = ("codebase.schedules.StepDecay", "codebase.schedules.Cosine", "codebase.schedules.join",
-                     "codebase.schedules.CosineRestarts", "torch.optim.lr_scheduler.StepLR",
+                     "torch.optim.lr_scheduler.StepLR",
                      "torch.optim.lr_scheduler.CosineAnnealingLR",
                      "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts")
 
