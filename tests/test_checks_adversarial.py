@@ -176,6 +176,23 @@ def test_a_function_that_exits_gets_a_failed_result(ending, words):
     assert isinstance(result, checks.CheckResult) and not result.passed and words in result.message
 
 
+def test_parallel_torch_work_in_the_child_does_not_hang():
+    # the parent's intra-op thread pool does not survive a fork; the child runs on one thread
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.randn(600, 600)
+        _ = (x @ x).exp().sum()                 # the parent's pool is in use
+
+        def clip_after_work(g, c):
+            z = torch.randn(600, 600)
+            _ = (z @ z).exp().sum()              # parallel work inside the child
+            return torch.clamp(g, -c, c)
+        assert checks.check_clip_by_value(clip_after_work).passed
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_without_fork_the_check_says_so(monkeypatch):
     monkeypatch.setattr(calling, "ISOLATE", False)
     result = checks.check_clip_by_value(lambda g, c: torch.clamp(g, -c, c))

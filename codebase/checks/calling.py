@@ -207,6 +207,8 @@ def _forked(fn, binding: Binding, calls) -> list[Outcome]:
         try:
             os.close(read_fd)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            import torch
+            torch.set_num_threads(1)   # the parent's thread pool did not survive the fork: a parallel op would hang
             serve(fn, binding.by_name, binding.params, calls,
                   lambda record: _write_frame(write_fd, json.dumps(record).encode()))
         finally:
