@@ -98,12 +98,9 @@ def _cases(checks, label: str) -> dict | None:
         return None
 
 
-def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CALL_SECONDS,
-                forbidden: dict[str, list[str]] | None = None) -> list[Result]:
-    """Grade one submission's code cells against ``tasks`` (see the module's docstring).
-
-    ``forbidden`` maps a label to the names that solve it, instead of the check's own
-    declaration (``EXERCISES[label].forbidden``, when the check declares one)."""
+def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CALL_SECONDS) -> list[Result]:
+    """Grade one submission's code cells against ``tasks`` (see the module's docstring); the
+    library functions refused are those the check declares (``EXERCISES[label].forbidden``)."""
     from codebase import checks
 
     EXERCISES = checks.EXERCISES
@@ -116,8 +113,7 @@ def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CA
             def failed(message: str, mistake: str) -> Result:
                 return Result(task.label, task.function, task.grade_id, task.points, 0.0, False, message, mistake)
 
-            names = (forbidden or {}).get(task.label, getattr(entry, "forbidden", ()))
-            hits = forbidden_calls(cells, task.function, names)
+            hits = forbidden_calls(cells, task.function, getattr(entry, "forbidden", ()))
             if hits:
                 results.append(failed(
                     f"{task.function} calls {', '.join(hits)}, which solves the exercise for you: "
