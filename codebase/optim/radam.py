@@ -9,8 +9,8 @@ from .adam import Adam, check_betas
 
 __all__ = ["radam_rho", "radam_rectification", "radam_update", "RAdam", "RADAM_THRESHOLD"]
 
-#: RAdam adapts the step only once ``rho_t`` exceeds this (torch's and the authors' code;
-#: the paper's Algorithm 2 writes ``rho_t > 4``, where ``r_t`` is first defined).
+#: RAdam adapts the step only once ``rho_t`` exceeds this, as torch does (the authors' code
+#: adapts from ``rho_t >= 5``; the paper's Algorithm 2 writes ``rho_t > 4``, where ``r_t`` is first defined).
 RADAM_THRESHOLD = 5.0
 
 
