@@ -172,6 +172,22 @@ def sf_sgd_step(y, z, grad, t, lr, beta):
     return (1 - beta) * z + beta * x, z
 
 
+def orthogonalize(G, steps, a, b, c):
+    X = G / torch.linalg.matrix_norm(G)              # X_0 = G / ||G||_F
+    for _ in range(steps):
+        A = X @ X.T                                  # A = X X^T
+        X = a * X + (b * A + c * A @ A) @ X          # X = a X + (b A + c A^2) X
+    return X
+
+
+def orthogonalize_swapped(G, steps, a, b, c):
+    return orthogonalize(G, steps, a, c, b)
+
+
+def orthogonalize_one_less(G, steps, a, b, c):
+    return orthogonalize(G, steps - 1, a, b, c)
+
+
 SOLUTIONS = {
     "mom-ex-implement": momentum_step,
     "nag-ex-implement": nesterov_step,
@@ -199,6 +215,7 @@ SOLUTIONS = {
     "lr-ex-clip-by-hand": clip_by_norm,
     "lr-ex-clip-value": clip_by_value,
     "sf-ex-step": sf_sgd_step,
+    "muon-ex-newton-schulz": orthogonalize,
 }
 
 
@@ -221,7 +238,7 @@ def test_registry_entry(label):
     assert entry.task and entry.task.endswith(".")
     assert label.split("-ex-")[0] in {"mom", "nag", "adagrad", "rmsprop", "adadelta", "adam", "reg",
                                       "lr", "init", "early",
-                                      "dropout", "hp", "cost", "newton", "sf"}
+                                      "dropout", "hp", "cost", "newton", "sf", "muon"}
     assert entry.check.__doc__
     assert (Path(__file__).parents[1] / "chapters" / f"{entry.chapter}.ipynb").exists()
 
@@ -837,6 +854,8 @@ WRONG = [
     ("lr-ex-clip-value", clip_value_one_sided, "only from above"),
     ("sf-ex-step", lambda y, z, grad, t, lr, beta: sf_sgd_step(y, z, grad, t + 1, lr, beta), "c_t = 1/(t + 1)"),
     ("sf-ex-step", lambda y, z, grad, t, lr, beta: sf_sgd_step(y, z, grad, t, lr, 1 - beta), "swap beta"),
+    ("muon-ex-newton-schulz", orthogonalize_swapped, "swap b and c"),
+    ("muon-ex-newton-schulz", orthogonalize_one_less, "one iteration too few"),
 ]
 
 

@@ -72,6 +72,7 @@ from .dropout import check_dropout
 from .foreach import check_foreach_adam
 from .grading import cases_for, compute_outputs, forbidden_in_source, grade_outputs
 from .init import check_he_normal, check_xavier_uniform
+from .muon import check_orthogonalize
 from .penalties import check_l1_penalty, check_l1_subgradient, check_l2_penalty
 from .results import EXERCISES, CheckFailed, CheckResult, ExerciseCheck, run_check
 from .schedule_free import check_sf_sgd_step
@@ -92,4 +93,5 @@ __all__ = [
     "check_stopping_epochs", "check_sgd_decoupled_step", "check_dropout", "check_log_uniform",
     "check_foreach_adam", "check_top_eigenvalue", "check_clip_by_norm", "check_clip_by_value",
     "check_sf_sgd_step",
+    "check_orthogonalize",
 ]
