@@ -64,11 +64,14 @@ def lars_update(theta, g, m, *, lr, beta=0.9, tau=0.0, weight_decay=0.0, eta=1e-
     Tensor
         The trust ratio ``r_t`` (1 when ``adapt=False``).
     """
-    r = torch.ones((), dtype=theta.dtype)
     if adapt:
         r = lars_trust_ratio(theta, g, eta=eta, weight_decay=weight_decay)
-        g = g.add(theta, alpha=weight_decay)             # g_t + lambda theta_{t-1}
-        g.mul_(r)                                        # g_t <- r_t (g_t + lambda theta_{t-1})
+        if weight_decay != 0:
+            g = g.add(theta, alpha=weight_decay).mul_(r)  # g_t <- r_t (g_t + lambda theta_{t-1})
+        else:
+            g = g.mul(r)                                  # g_t <- r_t g_t (one pass less without decay)
+    else:
+        r = torch.ones((), dtype=theta.dtype)
     d = g                                                # d_t = g_t (no momentum)
     if beta > 0:
         m.mul_(beta).add_(g, alpha=1 - tau)              # m_t = beta m_{t-1} + (1 - tau) g_t
