@@ -14,6 +14,13 @@ def adam_step(theta, grad, m, v, t, lr, beta1, beta2, eps):
     m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
     return theta - lr * m_hat / (torch.sqrt(v_hat) + eps), m, v
 '''
+ADAM_F32 = '''
+def adam_step(theta, grad, m, v, t, lr, beta1, beta2, eps):
+    beta1, beta2 = torch.tensor(beta1), torch.tensor(beta2)   # float32 betas
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    return theta - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v
+'''
 ADAM_WRONG = '''
 def adam_step(theta, grad, m, v, t, lr, beta1, beta2, eps):
     return theta, m, v

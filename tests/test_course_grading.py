@@ -23,7 +23,7 @@ from booktools.course.grading import Task, grade_cells
 from booktools.course.submissions import forbidden_calls
 
 sys.path.insert(0, str(Path(__file__).parent))
-from course_submissions import (ADAM_INPLACE, ADAM_OUT, ADAM_WRONG, CLIP, CLIP_F32,  # noqa: E402
+from course_submissions import (ADAM_F32, ADAM_INPLACE, ADAM_OUT, ADAM_WRONG, CLIP, CLIP_F32,  # noqa: E402
                                 CLIP_INPLACE, CLIP_LIBRARY, LIBRARY, LOOP, MEMORY, PATCH_MODULES, PATCH_RESULT, PATCH_TORCH,
                                 PRINTS, RESTARTS, RESTARTS_WRONG, SETUP)
 
@@ -35,7 +35,7 @@ FULL = {"adam-ex-implement": 2.0, "lr-ex-clip-by-hand": 1.0, "lr-ex-restarts": 2
 SUBMISSIONS = {
     "in place": ([ADAM_INPLACE, CLIP_INPLACE, RESTARTS], set()),
     "out of place": ([ADAM_OUT, CLIP, RESTARTS], set()),
-    "float32 inputs": ([ADAM_OUT, CLIP_F32, RESTARTS], set()),
+    "float32 inputs": ([ADAM_F32, CLIP_F32, RESTARTS], set()),      # issue 18's float32 betas
     "patches the result class and sys.modules": (
         [PATCH_RESULT, PATCH_MODULES, ADAM_WRONG, CLIP, RESTARTS_WRONG], {"adam-ex-implement", "lr-ex-restarts"}),
     "patches torch and math": ([PATCH_TORCH, ADAM_WRONG, CLIP, RESTARTS_WRONG], {"adam-ex-implement", "lr-ex-restarts"}),
