@@ -3,7 +3,7 @@
 :func:`evaluate` returns the loss and accuracy of a model on ``(X, y)``; the private
 helpers check a data pair, a loss value, targets against outputs, and switch an
 optimizer that has ``train()``/``eval()`` modes. :func:`codebase.train.fit` and
-:func:`codebase.lr_range.lr_range_test` share them. :mod:`codebase.train` exports
+:func:`codebase.lr_range.lr_range_test` share them. ``codebase.train`` exports
 :func:`evaluate` too.
 """
 from __future__ import annotations

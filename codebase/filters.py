@@ -4,7 +4,7 @@ For ``L(w) = 1/(2n) ||X w - y||^2`` with Hessian ``H = X^T X / n = sum_i h_i q_i
 gradient descent from ``w_0 = 0`` and ridge regression keep the eigen-directions ``q_i`` of
 the least-squares solution ``w*`` and only scale each component by a *filter factor*:
 ``1 - (1 - alpha h_i)^t`` after ``t`` steps of gradient descent, ``h_i / (h_i + lam)`` for ridge.
-:mod:`codebase.theory` exports the same names.
+``codebase.theory`` exports the same names.
 """
 from __future__ import annotations
 

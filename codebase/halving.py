@@ -2,7 +2,7 @@
 
 :func:`successive_halving` spends a budget (epochs, steps) on many configurations at a
 small fidelity and on fewer and fewer of them at larger ones, keeping the best ``1/eta``
-of each rung, and returns a :class:`HalvingResult`. :mod:`codebase.search` exports the
+of each rung, and returns a :class:`HalvingResult`. ``codebase.search`` exports the
 same names.
 """
 from __future__ import annotations

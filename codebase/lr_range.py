@@ -2,7 +2,7 @@
 
 :func:`lr_range_test` trains from a small rate to a large one and returns an
 :class:`LRRangeResult` with the loss against the rate and a suggested rate.
-:mod:`codebase.train` exports the same names.
+``codebase.train`` exports the same names.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every helper takes the data and the ranges to show as arguments, draws into ``ax``
 when one is given (otherwise into a new figure) and returns ``(fig, ax)``. Matplotlib
 is imported inside the functions, so ``import codebase.plot`` is cheap. The figure with
-sliders for pages without a kernel, :func:`slider`, lives in :mod:`codebase.slider`
+sliders for pages without a kernel, :func:`slider`, lives in ``codebase.slider``
 and is exported here too.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 :class:`History` holds what :func:`codebase.train.fit` measured; :class:`TrainingDiverged`
 is raised when a loss or a gradient norm is no longer finite, or the loss grows past
 :data:`DIVERGE_FACTOR` times its first value; :func:`grad_norm` and
-:func:`layer_grad_norms` measure gradients. :mod:`codebase.train` exports the same names.
+:func:`layer_grad_norms` measure gradients. ``codebase.train`` exports the same names.
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@
   ``1/eta`` of each rung, and returns a :class:`HalvingResult`.
 
 Everything random takes a seed or a ``numpy.random.Generator``, so the same call
-draws the same configurations on every machine. The spaces live in :mod:`codebase.spaces`
-and successive halving in :mod:`codebase.halving`; this module exports their names too.
+draws the same configurations on every machine. The spaces live in ``codebase.spaces``
+and successive halving in ``codebase.halving``; this module exports their names too.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 :func:`slider` draws every combination of settings once and returns a :class:`Slider`,
 which displays as HTML whose sliders swap the frames in the browser, with no Python
-kernel behind them. :mod:`codebase.plot` exports the same names.
+kernel behind them. ``codebase.plot`` exports the same names.
 """
 from __future__ import annotations
 

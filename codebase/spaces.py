@@ -7,7 +7,7 @@
 - :func:`sample_config` draws one configuration from a space.
 
 Everything random takes a seed or a ``numpy.random.Generator``, so the same call
-draws the same configurations on every machine. :mod:`codebase.search` uses these
+draws the same configurations on every machine. ``codebase.search`` uses these
 spaces and exports the same names.
 """
 from __future__ import annotations

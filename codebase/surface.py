@@ -4,7 +4,7 @@ A :class:`Surface` is a function ``f(x, y)`` together with its gradient, where i
 minima are, and a suggested view and starting point for figures. The functions work
 on torch tensors of shape ``(..., 2)`` (the last axis holds ``x`` and ``y``) and on
 NumPy arrays, so the same surface serves contour plots and optimizer runs. The
-surfaces themselves are in :mod:`codebase.surfaces`.
+surfaces themselves are in ``codebase.surfaces``.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Following an optimizer on a two-dimensional surface.
 
-:func:`run_optimizer` follows any ``torch.optim.Optimizer`` on a :class:`~codebase.surface.Surface`
+:func:`run_optimizer` follows any ``torch.optim.Optimizer`` on a ``Surface``
 and returns its :class:`Trajectory`; :func:`start_point` and :func:`record_step` are the two
 pieces every method that walks a surface shares (``codebase.second_order.run_newton`` too).
-:mod:`codebase.surfaces` exports the same names.
+``codebase.surfaces`` exports the same names.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ on torch tensors of shape ``(..., 2)`` (the last axis holds ``x`` and ``y``) and
 NumPy arrays, so the same surface serves contour plots and optimizer runs.
 :func:`run_optimizer` follows any ``torch.optim.Optimizer`` on a surface.
 
-The class lives in :mod:`codebase.surface` and the runs in :mod:`codebase.surface_runs`;
+The class lives in ``codebase.surface`` and the runs in ``codebase.surface_runs``;
 this module holds the surfaces and exports all of their names.
 """
 from __future__ import annotations

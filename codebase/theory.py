@@ -16,7 +16,7 @@ the whole method is the worst of these factors over the spectrum, which lies in
 - :func:`gd_filter_factors`, :func:`ridge_filter_factors`, :func:`least_squares_gd_path`,
   :func:`ridge_solution`: early stopping of gradient descent on least squares against
   ridge regression (L2), eigen-direction by eigen-direction; they live in
-  :mod:`codebase.filters` and are exported here too.
+  ``codebase.filters`` and are exported here too.
 
 Rates are spectral radii: the error behaves like ``rate**t`` for large ``t`` (times a
 factor that grows like ``t`` when the two roots of a 2x2 recurrence coincide).

@@ -5,7 +5,7 @@ written out, so the function and its derivative sit side by side. Use them as fu
 (:func:`sigmoid`, :func:`relu`, ...) or as modules (:class:`Sigmoid`, :class:`ReLU`, ...).
 
 - ``codebase.nn.activations``: the functions and their autograd ``Function`` classes;
-- ``codebase.nn.layers``: the modules, :class:`Maxout`, :data:`ACTIVATIONS` and :func:`mlp`;
+- ``codebase.nn.layers``: the modules, :class:`Maxout`, ``ACTIVATIONS`` and :func:`mlp`;
 - ``codebase.nn.dropout``: :func:`dropout` and :class:`Dropout`.
 """
 from __future__ import annotations

@@ -183,7 +183,7 @@ def mlp(in_features: int, out_features: int, *, depth: int, width: int,
 
     The layers are ``Linear(in, width), act, ..., Linear(width, width), act,
     Linear(width, out)``; ``depth = 0`` gives the single layer ``Linear(in, out)`` (linear or
-    logistic regression). ``activation`` is a name from :data:`ACTIVATIONS` or a module
+    logistic regression). ``activation`` is a name from ``ACTIVATIONS`` or a module
     class/factory called once per hidden layer. With ``'maxout'`` (or :class:`Maxout`) each
     hidden ``Linear`` + activation is a ``Maxout(.., width, pieces)`` layer instead.
 
