@@ -165,6 +165,26 @@ def clip_by_value(g, c):
     return torch.clamp(g, -c, c)
 
 
+def trust_ratio(theta, g, eta, weight_decay):
+    theta_norm, g_norm = theta.norm(), g.norm()
+    denom = g_norm + weight_decay * theta_norm
+    return 1.0 if theta_norm == 0 or denom == 0 else float(eta * theta_norm / denom)
+
+
+def radam_step(theta, grad, m, v, t, lr, beta1, beta2, eps, threshold=5.0, eps_adam=False):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    m_hat = m / (1 - beta1 ** t)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+    if rho_t <= threshold:
+        return theta - lr * m_hat, m, v
+    r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    if eps_adam:
+        return theta - lr * r_t * m_hat / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v
+    return theta - lr * r_t * m_hat * math.sqrt(1 - beta2 ** t) / (v.sqrt() + eps), m, v
+
+
 def sf_sgd_step(y, z, grad, t, lr, beta):
     x = (y - (1 - beta) * z) / beta          # x_{t-1}, from y and z
     z = z - lr * grad
@@ -186,6 +206,22 @@ def orthogonalize_swapped(G, steps, a, b, c):
 
 def orthogonalize_one_less(G, steps, a, b, c):
     return orthogonalize(G, steps - 1, a, b, c)
+
+
+def lion_step(theta, grad, m, lr, beta1, beta2, weight_decay):
+    c = beta1 * m + (1 - beta1) * grad               # c_t, from the old m
+    theta = theta - lr * (c.sign() + weight_decay * theta)
+    return theta, beta2 * m + (1 - beta2) * grad
+
+
+def lion_no_sign(theta, grad, m, lr, beta1, beta2, weight_decay):
+    c = beta1 * m + (1 - beta1) * grad
+    return theta - lr * (c + weight_decay * theta), beta2 * m + (1 - beta2) * grad
+
+
+def signed_momentum_step(theta, grad, m, lr, beta1, beta2, weight_decay):
+    m = beta2 * m + (1 - beta2) * grad               # the buffer first: signed momentum, not Lion
+    return theta - lr * (m.sign() + weight_decay * theta), m
 
 
 SOLUTIONS = {
@@ -214,8 +250,11 @@ SOLUTIONS = {
     "newton-ex-power": top_eigenvalue,
     "lr-ex-clip-by-hand": clip_by_norm,
     "lr-ex-clip-value": clip_by_value,
+    "lb-ex-trust-ratio": trust_ratio,
     "sf-ex-step": sf_sgd_step,
     "muon-ex-newton-schulz": orthogonalize,
+    "mem-ex-lion": lion_step,
+    "av-ex-radam": radam_step,
 }
 
 
@@ -238,7 +277,7 @@ def test_registry_entry(label):
     assert entry.task and entry.task.endswith(".")
     assert label.split("-ex-")[0] in {"mom", "nag", "adagrad", "rmsprop", "adadelta", "adam", "reg",
                                       "lr", "init", "early",
-                                      "dropout", "hp", "cost", "newton", "sf", "muon"}
+                                      "dropout", "hp", "cost", "newton", "sf", "lb", "av", "mem", "muon"}
     assert entry.check.__doc__
     assert (Path(__file__).parents[1] / "chapters" / f"{entry.chapter}.ipynb").exists()
 
@@ -856,6 +895,16 @@ WRONG = [
     ("sf-ex-step", lambda y, z, grad, t, lr, beta: sf_sgd_step(y, z, grad, t, lr, 1 - beta), "swap beta"),
     ("muon-ex-newton-schulz", orthogonalize_swapped, "swap b and c"),
     ("muon-ex-newton-schulz", orthogonalize_one_less, "one iteration too few"),
+    ("mem-ex-lion", signed_momentum_step, "signed momentum"),
+    ("mem-ex-lion", lion_no_sign, "step by c_t itself"),
+    ("av-ex-radam", lambda theta, grad, m, v, t, lr, beta1, beta2, eps:
+        radam_step(theta, grad, m, v, t, lr, beta1, beta2, eps, threshold=4.0), "rho_t > 4"),
+    ("av-ex-radam", lambda theta, grad, m, v, t, lr, beta1, beta2, eps:
+        radam_step(theta, grad, m, v, t, lr, beta1, beta2, eps, eps_adam=True), "as Adam does"),
+    ("lb-ex-trust-ratio", lambda theta, g, eta, weight_decay: trust_ratio(theta, g, eta, 0.0)
+        if weight_decay else trust_ratio(theta, g, eta, weight_decay), "denominator"),
+    ("lb-ex-trust-ratio", lambda theta, g, eta, weight_decay:
+        float(eta * g.norm() / (theta.norm() + weight_decay * g.norm())) if theta.norm() > 0 else 1.0, "divide"),
 ]
 
 

@@ -72,15 +72,18 @@ from .dropout import check_dropout
 from .foreach import check_foreach_adam
 from .grading import cases_for, compute_outputs, forbidden_in_source, grade_outputs
 from .init import check_he_normal, check_xavier_uniform
+from .lion import check_lion_step
 from .muon import check_orthogonalize
 from .penalties import check_l1_penalty, check_l1_subgradient, check_l2_penalty
+from .radam import check_radam_step
 from .results import EXERCISES, CheckFailed, CheckResult, ExerciseCheck, run_check
-from .schedule_free import check_sf_sgd_step
 from .schedules import check_cosine_restarts, check_cosine_schedule, check_step_decay
 from .search import check_log_uniform
+from .schedule_free import check_sf_sgd_step
 from .second_order import check_top_eigenvalue
 from .sgd import check_momentum_step, check_nesterov_step, check_sgd_decoupled_step, check_weight_decay_step
 from .stopping import check_stopping_epochs
+from .trust_ratio import check_lars_trust_ratio
 
 __all__ = [
     "CheckResult", "CheckFailed", "ExerciseCheck", "EXERCISES", "run_check", "TIME_LIMIT",
@@ -92,6 +95,9 @@ __all__ = [
     "check_l1_penalty", "check_l1_subgradient", "check_l2_penalty", "check_weight_decay_step",
     "check_stopping_epochs", "check_sgd_decoupled_step", "check_dropout", "check_log_uniform",
     "check_foreach_adam", "check_top_eigenvalue", "check_clip_by_norm", "check_clip_by_value",
+    "check_radam_step",
+    "check_lars_trust_ratio",
     "check_sf_sgd_step",
     "check_orthogonalize",
+    "check_lion_step",
 ]
