@@ -904,7 +904,7 @@ WRONG = [
     ("lb-ex-trust-ratio", lambda theta, g, eta, weight_decay: trust_ratio(theta, g, eta, 0.0)
         if weight_decay else trust_ratio(theta, g, eta, weight_decay), "denominator"),
     ("lb-ex-trust-ratio", lambda theta, g, eta, weight_decay:
-        float(eta * g.norm() / (theta.norm() + weight_decay * g.norm())) if theta.norm() > 0 else 1.0, "divide"),
+        float(eta * g.norm() / (theta.norm() + weight_decay * g.norm())) if theta.norm() > 0 else 1.0, "r = eta"),
 ]
 
 
