@@ -87,8 +87,8 @@ _RADAM = Rule(
 def check_radam_step(fn) -> CheckResult:
     """Check ``radam_step(theta, grad, m, v, t, lr, beta1, beta2, eps) -> (theta, m, v)``.
 
-    Adam's moments ``m_t``, ``v_t`` and ``m_hat = m_t / (1 - beta1^t)``; with
-    ``rho_inf = 2 / (1 - beta2) - 1`` and ``rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)``,
+    Adam's moments ``m_t``, ``v_t`` and ``m_hat = m_t / (1 - beta1^t)``; with ``rho_t``,
+    ``rho_inf`` and ``r_t`` as the chapter defines them (``codebase.optim.radam.radam_rho``),
     the step is ``theta - lr r_t m_hat sqrt(1 - beta2^t) / (sqrt(v_t) + eps)`` when
     ``rho_t > 5`` and ``theta - lr m_hat`` otherwise, as in ``torch.optim.RAdam``. The
     returned ``m``, ``v`` are the uncorrected moments.

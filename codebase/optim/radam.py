@@ -17,9 +17,8 @@ RADAM_THRESHOLD = 5.0
 def radam_rho(t, beta2):
     """``(rho_t, rho_inf)``: the length of the simple moving average that ``v_hat_t`` approximates.
 
-    ``rho_inf = 2 / (1 - beta2) - 1`` and
-    ``rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)``; ``rho_t`` grows from 1 at
-    ``t = 1`` towards ``rho_inf``. Few effective samples mean a noisy ``v_hat_t``.
+    ``rho_t`` is ``rho_inf - 2 t beta2^t / (1 - beta2^t)``, where ``rho_inf = 2 / (1 - beta2) - 1``
+    is its limit; it grows from 1 at ``t = 1`` towards ``rho_inf``. Few effective samples mean a noisy ``v_hat_t``.
     """
     rho_inf = 2 / (1 - beta2) - 1
     return rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t), rho_inf
