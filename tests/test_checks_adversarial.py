@@ -140,6 +140,35 @@ def test_library_calls_found_in_source_text():
     assert checks.forbidden_in_source("adam-ex-adamw", "def f(theta):\n    return theta * 2\n") == []
 
 
+# The same submissions, read twice: as live functions (bytecode, in the kernel) and as text
+# (ast, in the autograder). Both readers must refuse the same ones.
+SOURCES = {
+    "direct": "import codebase.optim.adamw as a\ndef f(*x):\n    return a.adamw_update(*x)\n",
+    "from-import alias": "from codebase.optim import adamw_update as u\ndef f(*x):\n    return u(*x)\n",
+    "helper": "import torch\ndef _h(*x):\n    return torch.optim.AdamW\ndef f(*x):\n    return _h(*x)\n",
+    "assigned": "import codebase.optim\nsolver = codebase.optim.adamw_update\ndef f(*x):\n    return solver(*x)\n",
+    "allowed Adam step": "from codebase.optim import adam_update\ndef f(theta, *x):\n"
+                         "    theta.mul_(0.9)\n    return adam_update(theta, *x)\n",
+    "own name": "def adamw_update(t):\n    return t * 2\ndef f(t):\n    return adamw_update(t)\n",
+    "nothing": "import torch\ndef f(t):\n    return torch.clamp(t, -1, 1)\n",
+    "unused import": "import codebase.optim.adamw as a\ndef f(t):\n    return t * 2\n",
+}
+REFUSED = {"direct", "from-import alias", "helper", "assigned"}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_the_bytecode_and_source_readers_refuse_the_same_submissions(name):
+    from codebase.checks.library import library_calls
+    from codebase.checks.library_source import library_calls_in_source
+
+    forbidden = checks.EXERCISES["adam-ex-adamw"].forbidden
+    namespace: dict = {}
+    exec(compile(SOURCES[name], f"<{name}>", "exec"), namespace)
+    live = library_calls(namespace["f"], forbidden)
+    text = library_calls_in_source(SOURCES[name], forbidden, "f")
+    assert bool(live) == bool(text) == (name in REFUSED), (live, text)
+
+
 # --------------------------------------------------------------------------------------
 # Loops, prints, exits
 # --------------------------------------------------------------------------------------

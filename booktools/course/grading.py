@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .sandbox import CALL_SECONDS, ProcessEnded, StudentProcess
-from .submissions import code_cells, content_hash, forbidden_calls
+from .submissions import code_cells, content_hash
 
 def grader_fingerprint() -> str:
     """A hash of the grader's code (``codebase.checks`` and this package's grading modules):
@@ -113,7 +113,7 @@ def grade_cells(cells: list[str], tasks: list[Task], *, call_seconds: float = CA
             def failed(message: str, mistake: str) -> Result:
                 return Result(task.label, task.function, task.grade_id, task.points, 0.0, False, message, mistake)
 
-            hits = forbidden_calls(cells, task.function, getattr(entry, "forbidden", ()))
+            hits = checks.forbidden_in_source(task.label, cells, task.function)
             if hits:
                 results.append(failed(
                     f"{task.function} calls {', '.join(hits)}, which solves the exercise for you: "

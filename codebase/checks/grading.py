@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from .calling import TIME_LIMIT, Binding, Call, outcome, serve
 from .engine import judge_outcomes
-from .library import library_calls_in_source
+from .library_source import library_calls_in_source
 from .plain import decode, encode
 from .results import EXERCISES, SPECS, CheckResult, Failure, result
 
@@ -83,6 +83,8 @@ def grade_outputs(label: str, outputs: list) -> CheckResult:
     return judge_outcomes(spec, outcomes)
 
 
-def forbidden_in_source(label: str, source: str) -> list[str]:
-    """The library functions that solve the exercise ``label`` and that ``source`` refers to."""
-    return library_calls_in_source(source, EXERCISES[label].forbidden)
+def forbidden_in_source(label: str, source, function: str | None = None) -> list[str]:
+    """The library functions that solve the exercise ``label`` and that ``source`` (a string or
+    a list of cells) refers to; with ``function``, only in that function and the helpers it
+    calls (``codebase.checks.library_source``)."""
+    return library_calls_in_source(source, EXERCISES[label].forbidden, function)

@@ -6,12 +6,11 @@ the student's function without running it: the names and attributes its bytecode
 resolved through its globals and closure (so ``from codebase.optim import adamw_update as
 f`` and ``import codebase.optim.adamw as a; a.adamw_update`` are both found), following the
 helper functions it calls that are defined in the same notebook or module, recursively.
-``library_calls_in_source`` does the same on source text with the ``ast`` module, for a
-grader that must not import the submission.
+``codebase.checks.library_source`` applies the same rule to source text, for a grader that
+must not import the submission.
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import dis
 import sys
@@ -19,9 +18,9 @@ import types
 
 from .results import Failure
 
-__all__ = ["library_calls", "library_calls_in_source", "refuse_library"]
+__all__ = ["LIBRARIES", "library_calls", "refuse_library"]
 
-_LIBRARIES = ("torch", "codebase", "numpy", "scipy", "sklearn", "lion_pytorch", "pytorch_optimizer",
+LIBRARIES = ("torch", "codebase", "numpy", "scipy", "sklearn", "lion_pytorch", "pytorch_optimizer",
               "schedulefree")
 
 
@@ -41,7 +40,7 @@ def _resolve(dotted: str):
 
 def _is_library(obj) -> bool:
     module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
-    return isinstance(module, str) and module.split(".")[0] in _LIBRARIES
+    return isinstance(module, str) and module.split(".")[0] in LIBRARIES
 
 
 def _attribute(obj, name):
@@ -117,41 +116,6 @@ def library_calls(fn, forbidden) -> list[str]:
         call = getattr(type(fn), "__call__", None)
         if isinstance(call, types.FunctionType):
             _visit(call, found, seen, bare, targets, "")
-    return sorted(set(found))
-
-
-def library_calls_in_source(source: str, forbidden) -> list[str]:
-    """The library names that the Python ``source`` refers to and that end like one of ``forbidden``
-    (read with ``ast``; the names are returned as written, with import aliases expanded).
-
-    A reference is a name imported from a library (``from torch.optim import AdamW``) or an
-    attribute chain that starts at an imported library module (``torch.optim.AdamW``,
-    ``a.adamw_update`` after ``import codebase.optim.adamw as a``) and ends with the name of
-    a forbidden function.
-    """
-    bare = {name.rsplit(".", 1)[-1]: name for name in forbidden}
-    aliases: dict[str, str] = {}
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in bare:
-            parts, root = [node.attr], node.value
-            while isinstance(root, ast.Attribute):
-                parts.append(root.attr)
-                root = root.value
-            if isinstance(root, ast.Name) and aliases.get(root.id, "").split(".")[0] in _LIBRARIES:
-                found.append(".".join([aliases[root.id], *reversed(parts)]))
-        elif isinstance(node, ast.Name) and node.id in aliases:
-            dotted = aliases[node.id]
-            if dotted.rsplit(".", 1)[-1] in bare and dotted.split(".")[0] in _LIBRARIES:
-                found.append(dotted)
     return sorted(set(found))
 
 
