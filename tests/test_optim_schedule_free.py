@@ -367,6 +367,28 @@ def test_a_group_changed_after_construction_is_checked_at_the_next_step():
         opt.step()
 
 
+@pytest.mark.parametrize("name", OURS)
+def test_the_counters_a_step_writes_do_not_make_it_check_the_group_again(name, monkeypatch):
+    # k, weight_sum, lr_max and scheduled_lr change at every step and train_mode at every switch
+    # (_STEP_KEYS): they are not hyperparameters, and checking them would check every group at every step.
+    from test_optim_validation import _counting_checks
+
+    w = torch.zeros(2, requires_grad=True)
+    opt = OURS[name]([w], lr=0.1, warmup_steps=2)
+    checked = _counting_checks(monkeypatch, OURS[name])
+    opt.train()
+    w.grad = torch.ones(2)
+    for _ in range(3):
+        opt.step()
+    opt.eval()
+    opt.train()
+    opt.step()
+    assert checked == [] and opt.param_groups[0]["k"] == 4
+    opt.param_groups[0]["lr"] = 0.2
+    opt.step()
+    assert [group["lr"] for group in checked] == [0.2]
+
+
 def test_sparse_gradients_are_rejected():
     w = torch.zeros(3, requires_grad=True)
     opt = ScheduleFreeSGD([w])

@@ -172,6 +172,33 @@ def test_every_parameter_group_is_checked(name):
     assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["params"] == q
 
 
+def _counting_checks(monkeypatch, cls):
+    # Replace cls._check_group by one that records the groups it checks, then checks them as before.
+    checked, check = [], cls._check_group
+    monkeypatch.setattr(cls, "_check_group", classmethod(lambda _, group: (checked.append(dict(group)),
+                                                                           check(group))[1]))
+    return checked
+
+
+def test_a_step_checks_again_only_the_groups_that_changed(monkeypatch):
+    p, q = params(), params()
+    opt = ours.SGD([{"params": p, "name": "weights"}, {"params": q}], lr=0.1, momentum=0.9)
+    checked = _counting_checks(monkeypatch, ours.SGD)
+    for w in p + q:
+        w.grad = torch.ones_like(w)
+    opt.step()
+    opt.step()
+    assert checked == []                                   # nothing changed since construction
+    opt.param_groups[1]["lr"] = 0.05
+    opt.step()
+    opt.step()
+    assert [group["lr"] for group in checked] == [0.05]    # the changed group, once
+    del opt.param_groups[0]["name"]                        # a key replaced by another: the same number of keys
+    opt.param_groups[0]["label"] = "weights"
+    opt.step()
+    assert [group.get("label") for group in checked] == [None, "weights"]
+
+
 # -- the faster torch implementations are not here -------------------------------------------------
 
 IMPLEMENTATION_FLAGS = [(name, flag) for name in NAMES for flag in ("foreach", "fused", "differentiable", "capturable")

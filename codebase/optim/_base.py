@@ -20,6 +20,7 @@ when loading an old state dict.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 
 import torch
@@ -88,9 +89,25 @@ _TORCH_GROUP_KEYS = {"params", "param_names", "initial_lr", "max_lr", "min_lr", 
 _TORCH_ZERO_GRAD = _undecorated(torch.optim.Optimizer.zero_grad)
 
 
-def _hyperparameters(group) -> tuple:
-    """Every value of a parameter group but its parameters: what a later step compares to see a change."""
-    return tuple(value for key, value in group.items() if key != "params")
+def _snapshot(group, ignore) -> tuple:
+    """What a later step compares to see a change in ``group``: ``(size, read, values)``.
+
+    ``read`` is an ``operator.itemgetter`` of every key but ``params`` and ``ignore`` (it reads
+    them at C speed, once per step), ``values`` what it reads now, ``size`` the number of keys.
+    """
+    keys = [key for key in group if key != "params" and key not in ignore]
+    read = operator.itemgetter(*keys) if keys else (lambda group: ())
+    return len(group), read, read(group)
+
+
+def _unchanged(group, snapshot) -> bool:
+    """Whether ``group`` still has the keys and values of ``snapshot`` (from ``_snapshot``)."""
+    if snapshot is None or len(group) != snapshot[0]:
+        return False
+    try:
+        return snapshot[1](group) == snapshot[2]
+    except KeyError:  # a key was replaced by another
+        return False
 
 
 def _user_level() -> int:
@@ -201,25 +218,28 @@ class BaseOptimizer(torch.optim.Optimizer):
         group = self.param_groups[-1]
         self._warn_senseless(group)
         # checked just now: the first step need not check this group again
-        self.__dict__.setdefault("_checked", {})[len(self.param_groups) - 1] = _hyperparameters(group)
+        self.__dict__.setdefault("_checked", {})[len(self.param_groups) - 1] = _snapshot(group, self._STEP_KEYS)
+
+    #: Group keys that the step itself writes (the schedule-free optimizers' step counter, say):
+    #: ``_recheck`` does not count a change in them, or every step would check every group again.
+    _STEP_KEYS = frozenset()
 
     def _recheck(self):
         """Check again the hyperparameters of every group that changed since it was last checked.
 
         A scheduler, or a user, may write ``param_groups[i]["lr"]`` between steps; a negative
         or infinite value written there would otherwise be used as it is. Unchanged groups cost
-        one tuple comparison each.
+        one read of their values (an ``itemgetter``) and one tuple comparison each.
         """
         checked = self.__dict__.setdefault("_checked", {})
         for index, group in enumerate(self.param_groups):
-            values = _hyperparameters(group)
-            if checked.get(index) != values:
+            if not _unchanged(group, checked.get(index)):
                 try:
                     self._check_group(group)
                 except (TypeError, ValueError) as error:
                     raise type(error)(f"param_groups[{index}] was changed after construction: {error}") from None
                 self._warn_senseless(group)
-                checked[index] = values
+                checked[index] = _snapshot(group, self._STEP_KEYS)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (see ``torch.optim.Optimizer.zero_grad``)."""

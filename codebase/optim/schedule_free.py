@@ -28,10 +28,6 @@ from ._base import BaseOptimizer
 
 __all__ = ["warmup_lr", "averaging_weight", "ScheduleFreeOptimizer"]
 
-# Group keys that the optimizer writes itself (at each step, or in train/eval): not hyperparameters.
-_COUNTERS = frozenset({"params", "k", "train_mode", "weight_sum", "lr_max", "scheduled_lr"})
-
-
 def warmup_lr(lr, t, warmup_steps):
     """The learning rate of step ``t`` (counted from 1) under a linear warm-up of ``warmup_steps`` steps::
 
@@ -87,6 +83,8 @@ class ScheduleFreeOptimizer(BaseOptimizer):
     """
 
     _TORCH_FLAG_DEFAULTS = {}  # the reference fills in nothing when it loads a state dict
+    # Group keys that the optimizer writes itself (at each step, or in train/eval): not hyperparameters.
+    _STEP_KEYS = frozenset({"k", "train_mode", "weight_sum", "lr_max", "scheduled_lr"})
 
     def _beta(self, group):
         raise NotImplementedError
@@ -127,26 +125,6 @@ class ScheduleFreeOptimizer(BaseOptimizer):
                 if state and "z" in state:
                     p.lerp_(state["z"], weight)
             group["train_mode"] = to_train
-
-    # -- checks of changed groups, blind to the counters ----------------------------------
-
-    def _recheck(self):
-        """Check again every group whose hyperparameters changed since the last check.
-
-        As ``BaseOptimizer._recheck``, except that the keys the step itself writes
-        (``k``, ``weight_sum``, ``lr_max``, ``scheduled_lr``, ``train_mode``) do not
-        count as a change: otherwise every step would check every group again.
-        """
-        checked = self.__dict__.setdefault("_checked_hyperparameters", {})
-        for index, group in enumerate(self.param_groups):
-            values = tuple(value for key, value in group.items() if key not in _COUNTERS)
-            if checked.get(index) != values:
-                try:
-                    self._check_group(group)
-                except (TypeError, ValueError) as error:
-                    raise type(error)(f"param_groups[{index}] was changed after construction: {error}") from None
-                self._warn_senseless(group)
-                checked[index] = values
 
     def __setstate__(self, state):
         """Restore from a pickle or ``load_state_dict``.
