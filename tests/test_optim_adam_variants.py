@@ -18,7 +18,7 @@ import warnings
 
 import pytest
 import torch
-from test_optim_trajectories import PROBLEMS, mlp_loss, mlp_params, run
+from test_optim_trajectories import PROBLEMS, case_id, grid, mlp_loss, mlp_params, resume, run
 
 from codebase.optim import _base
 from codebase.optim.adamax import Adamax, adamax_update
@@ -28,10 +28,6 @@ from codebase.optim.radam import RADAM_THRESHOLD, RAdam, radam_rectification, ra
 OURS = {"Adamax": Adamax, "NAdam": NAdam, "RAdam": RAdam}
 NAMES = list(OURS)
 LR = {"mlp": 0.01, "rosenbrock": 1e-3}
-
-
-def grid(**axes):
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
 GRIDS = {
@@ -47,11 +43,6 @@ GRIDS = {
               if kw["weight_decay"] or not kw["decoupled_weight_decay"]] + [{"eps": 1e-2}],
 }
 CASES = [(name, kw) for name in NAMES for kw in GRIDS[name]]
-
-
-def case_id(case):
-    name, kw = case
-    return name + "-" + ",".join(f"{k}={v}" for k, v in kw.items())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
@@ -135,34 +126,10 @@ STATEFUL = {"Adamax": {"lr": 0.01, "weight_decay": 0.01}, "NAdam": {"lr": 0.01, 
             "RAdam": {"lr": 0.01, "weight_decay": 0.01, "decoupled_weight_decay": True}}
 
 
-def resume(first_class, second_class, name, before=4, after=12):
-    """``before`` steps with one class, its state dict loaded into a fresh other, ``after`` more steps.
-
-    RAdam switches from momentum steps to adapted ones at step 6: the split at 4 crosses it.
-    """
-    params = mlp_params()
-    opt = first_class(params, **STATEFUL[name])
-    for _ in range(before):
-        opt.zero_grad()
-        mlp_loss(params).backward()
-        opt.step()
-    saved = copy.deepcopy(opt.state_dict())
-    params = [p.detach().clone().requires_grad_() for p in params]
-    opt = second_class(params, **STATEFUL[name])
-    opt.load_state_dict(copy.deepcopy(saved))
-    rows = []
-    for _ in range(after):
-        opt.zero_grad()
-        mlp_loss(params).backward()
-        opt.step()
-        rows.append(torch.cat([p.detach().flatten() for p in params]))
-    return (torch.stack(rows) if rows else None), saved
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_has_torchs_layout(name):
-    _, mine = resume(OURS[name], OURS[name], name, after=0)
-    _, theirs = resume(getattr(torch.optim, name), getattr(torch.optim, name), name, after=0)
+    _, mine = resume(OURS[name], OURS[name], STATEFUL[name], before=4, after=0)
+    _, theirs = resume(getattr(torch.optim, name), getattr(torch.optim, name), STATEFUL[name], before=4, after=0)
     assert mine["param_groups"] == theirs["param_groups"]
     assert mine["state"].keys() == theirs["state"].keys()
     for i, state in theirs["state"].items():
@@ -177,15 +144,16 @@ def test_state_dict_moves_and_the_run_continues_identically(name, direction):
     first, second = {"torch->ours": (getattr(torch.optim, name), OURS[name]),
                      "ours->torch": (OURS[name], getattr(torch.optim, name)),
                      "ours->ours": (OURS[name], OURS[name])}[direction]
-    crossed, _ = resume(first, second, name)
-    reference, _ = resume(getattr(torch.optim, name), getattr(torch.optim, name), name)
+    # RAdam adapts from step 6: the split at 4 crosses it
+    crossed, _ = resume(first, second, STATEFUL[name], before=4, after=12)
+    reference, _ = resume(getattr(torch.optim, name), getattr(torch.optim, name), STATEFUL[name], before=4, after=12)
     assert torch.equal(crossed, reference)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_an_old_checkpoint_gets_the_flags_torch_fills(name):
     cls, reference = OURS[name], getattr(torch.optim, name)
-    _, saved = resume(reference, reference, name, after=0)
+    _, saved = resume(reference, reference, STATEFUL[name], before=4, after=0)
     for group in saved["param_groups"]:
         for flag in cls._TORCH_FLAG_DEFAULTS:
             del group[flag]

@@ -10,12 +10,12 @@ The float64 iteration, which torch does not have, is checked against the SVD: it
 plus NaN, infinity, bools and strings) and torch's quirks.
 """
 import copy
-import itertools
 import math
 import warnings
 
 import pytest
 import torch
+from test_optim_trajectories import grid
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.optim._muon import _zeropower_via_newtonschulz as torch_newton_schulz
@@ -125,10 +125,6 @@ def run(optimizer_class, kwargs, problem, steps=STEPS, groups=None):
         opt.step()
         rows.append(torch.cat([p.detach().flatten() for p in params]))
     return torch.stack(rows), opt
-
-
-def grid(**axes):
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
 GRID = grid(momentum=[0.0, 0.5, 0.95], nesterov=[True, False], weight_decay=[0.0, 0.1],

@@ -11,14 +11,13 @@ too; its AdamW adds 1e-15 to ``v_hat`` under the square root, so it is compared 
 a tolerance, and the test shows that this constant is the whole difference.
 """
 import copy
-import itertools
 import math
 
 import pytest
 import pytorch_optimizer
 import schedulefree
 import torch
-from test_optim_trajectories import PROBLEMS
+from test_optim_trajectories import PROBLEMS, case_id, grid
 
 from codebase.optim.schedule_free import averaging_weight, warmup_lr
 from codebase.optim.schedule_free_adamw import ScheduleFreeAdamW, schedule_free_adamw_update
@@ -29,10 +28,6 @@ OURS = {"SGD": ScheduleFreeSGD, "AdamW": ScheduleFreeAdamW}
 REFERENCE = {"SGD": schedulefree.SGDScheduleFree, "AdamW": schedulefree.AdamWScheduleFree}
 SECOND = {"SGD": pytorch_optimizer.ScheduleFreeSGD, "AdamW": pytorch_optimizer.ScheduleFreeAdamW}
 LR = {"mlp": {"SGD": 0.2, "AdamW": 0.02}, "rosenbrock": {"SGD": 2e-4, "AdamW": 0.02}}
-
-
-def grid(**axes):
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
 # Each hyperparameter over its range: the interpolation weight near both ends, decay on and
@@ -78,11 +73,6 @@ def run(cls, kwargs, problem, steps=STEPS, switch_every=0):
 
 def initial(problem):
     return torch.cat([p.detach().flatten() for p in PROBLEMS[problem][0]()])
-
-
-def case_id(case):
-    name, kw = case
-    return name + "-" + ",".join(f"{k}={v}" for k, v in kw.items())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])

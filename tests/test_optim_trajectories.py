@@ -99,6 +99,7 @@ def test_gradients_match_autograd():
 # -- the grid of hyperparameters --------------------------------------------------------------
 
 def grid(**axes):
+    """Every combination of the values of ``axes``, as keyword dicts (the other optimizer test modules use it too)."""
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
@@ -281,19 +282,20 @@ STATEFUL = {
 }
 
 
-def resume(first_class, second_class, name, before=15, after=15):
-    """Run ``before`` steps with ``first_class``, move params and ``state_dict`` into a fresh
-    ``second_class`` optimizer, run ``after`` more steps; return the trajectory of the second part."""
+def resume(first_class, second_class, kwargs, before=15, after=15):
+    """Run ``before`` steps with ``first_class(params, **kwargs)``, move params and ``state_dict`` into a
+    fresh ``second_class`` optimizer, run ``after`` more steps; return the trajectory of the second part
+    and the state dict. The other optimizer test modules use it too."""
     params = mlp_params()
-    opt = first_class(params, **STATEFUL[name])
+    opt = first_class(params, **kwargs)
     for _ in range(before):
         opt.zero_grad()
         mlp_loss(params).backward()
         opt.step()
     saved = copy.deepcopy(opt.state_dict())
     params = [p.detach().clone().requires_grad_() for p in params]
-    opt = second_class(params, **STATEFUL[name])
-    opt.load_state_dict(saved)
+    opt = second_class(params, **kwargs)
+    opt.load_state_dict(copy.deepcopy(saved))
     rows = []
     for _ in range(after):
         opt.zero_grad()
@@ -306,7 +308,7 @@ def resume(first_class, second_class, name, before=15, after=15):
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_round_trip_continues_the_same_trajectory(name):
     cls = getattr(ours, name)
-    resumed, _ = resume(cls, cls, name)
+    resumed, _ = resume(cls, cls, STATEFUL[name])
     params = mlp_params()
     opt = cls(params, **STATEFUL[name])
     rows = []
@@ -320,8 +322,8 @@ def test_state_dict_round_trip_continues_the_same_trajectory(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_has_torchs_layout(name):
-    _, mine = resume(getattr(ours, name), getattr(ours, name), name, after=0)
-    _, theirs = resume(getattr(torch.optim, name), getattr(torch.optim, name), name, after=0)
+    _, mine = resume(getattr(ours, name), getattr(ours, name), STATEFUL[name], after=0)
+    _, theirs = resume(getattr(torch.optim, name), getattr(torch.optim, name), STATEFUL[name], after=0)
     assert mine["param_groups"] == theirs["param_groups"]
     assert mine["state"].keys() == theirs["state"].keys()
     for i, state in theirs["state"].items():
@@ -336,8 +338,8 @@ def test_state_dict_has_torchs_layout(name):
 def test_state_dict_moves_between_torch_and_ours(name, direction):
     mine, theirs = getattr(ours, name), getattr(torch.optim, name)
     first, second = (theirs, mine) if direction == "torch->ours" else (mine, theirs)
-    crossed, _ = resume(first, second, name)
-    reference, _ = resume(theirs, theirs, name)
+    crossed, _ = resume(first, second, STATEFUL[name])
+    reference, _ = resume(theirs, theirs, STATEFUL[name])
     torch.testing.assert_close(crossed, reference, rtol=RTOL, atol=ATOL)
 
 
