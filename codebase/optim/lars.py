@@ -61,17 +61,16 @@ def lars_update(theta, g, m, *, lr, beta=0.9, tau=0.0, weight_decay=0.0, eta=1e-
 
     Returns
     -------
-    Tensor
-        The trust ratio ``r_t`` (1 when ``adapt=False``).
+    Tensor or None
+        The trust ratio ``r_t`` (a 0-d tensor), ``None`` when ``adapt=False``.
     """
+    r = None                                             # not adapted: no ratio, no decay
     if adapt:
         r = lars_trust_ratio(theta, g, eta=eta, weight_decay=weight_decay)
         if weight_decay != 0:
             g = g.add(theta, alpha=weight_decay).mul_(r)  # g_t <- r_t (g_t + lambda theta_{t-1})
         else:
             g = g.mul(r)                                  # g_t <- r_t g_t (one pass less without decay)
-    else:
-        r = torch.ones((), dtype=theta.dtype)
     d = g                                                # d_t = g_t (no momentum)
     if beta > 0:
         m.mul_(beta).add_(g, alpha=1 - tau)              # m_t = beta m_{t-1} + (1 - tau) g_t
@@ -146,7 +145,10 @@ class LARS(BaseOptimizer):
     def _update(self, p, g, state, group):
         if group["momentum"] > 0 and "momentum_buffer" not in state:  # momentum switched on after a step
             state["momentum_buffer"] = torch.zeros_like(p)
-        state["trust_ratio"] = lars_update(
-            p, g, state.get("momentum_buffer"), lr=group["lr"], beta=group["momentum"], tau=group["dampening"],
-            weight_decay=group["weight_decay"], eta=group["trust_coefficient"], nesterov=group["nesterov"],
-            adapt=p.ndim > 1)
+        r = lars_update(p, g, state.get("momentum_buffer"), lr=group["lr"], beta=group["momentum"],
+                        tau=group["dampening"], weight_decay=group["weight_decay"], eta=group["trust_coefficient"],
+                        nesterov=group["nesterov"], adapt=p.ndim > 1)
+        if r is not None:
+            state["trust_ratio"] = r
+        elif "trust_ratio" not in state:   # not adapted: a ratio of 1, made once
+            state["trust_ratio"] = torch.ones((), dtype=p.dtype)

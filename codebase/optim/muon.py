@@ -51,7 +51,7 @@ def newton_schulz(G, steps=5, coefficients=NS_COEFFICIENTS, eps=1e-7, *, dtype=t
         raise ValueError(f"newton_schulz needs a 2-D matrix, got a tensor of shape {tuple(G.shape)}")
     a, b, c = coefficients
     tall = G.size(0) > G.size(1)
-    X = G.to(dtype, copy=True)                     # a copy, divided in place: G is never changed
+    X = G.type(dtype) if G.dtype != dtype else G.clone()   # a copy, divided in place: G is never changed
     if tall:
         X = X.T
     X.div_(X.norm().clamp(min=eps))                # X_0 = G / max(||G||_F, eps)
