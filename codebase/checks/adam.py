@@ -34,6 +34,12 @@ def _ref_adamw(x):
 
 # ---- Adam -----------------------------------------------------------------------------
 
+def moments(m, v, g, beta1, beta2):
+    """Adam's moving averages ``m_t = beta1 m + (1 - beta1) g`` and ``v_t = beta2 v + (1 - beta2) g^2``,
+    written out for the checks' wrong answers (RAdam's reuses them)."""
+    return beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g ** 2
+
+
 def _adam(x, *, b1_power=None, b2_power=None, correct_m=True, correct_v=True, eps_inside=False,
           sign=-1.0, swap=False, wrong_weights=False, old=False, eps_hat=False, decay_grad=0.0):
     t = x["t"]
@@ -43,8 +49,7 @@ def _adam(x, *, b1_power=None, b2_power=None, correct_m=True, correct_v=True, ep
         m = (1 - b1) * x["m"] + b1 * g
         v = (1 - b2) * x["v"] + b2 * g ** 2
     else:
-        m = b1 * x["m"] + (1 - b1) * g
-        v = b2 * x["v"] + (1 - b2) * g ** 2
+        m, v = moments(x["m"], x["v"], g, b1, b2)
     m_use, v_use = (x["m"], x["v"]) if old else (m, v)
     p1 = t if b1_power is None else b1_power
     p2 = t if b2_power is None else b2_power

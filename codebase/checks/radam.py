@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ..optim.radam import radam_update
+from .adam import moments
 from .engine import Mistake, run
 from .results import CheckResult, exercise
 from .rules import Rule
@@ -27,8 +28,7 @@ def _radam(x, *, threshold=5.0, eps_adam=False, rectify=True, correct_sgd=True, 
            sign=-1.0):
     """One RAdam step written out, with one of the typical mistakes switched on."""
     t, b1, b2, eps = x["t"], x["beta1"], x["beta2"], x["eps"]
-    m = b1 * x["m"] + (1 - b1) * x["grad"]
-    v = b2 * x["v"] + (1 - b2) * x["grad"] ** 2
+    m, v = moments(x["m"], x["v"], x["grad"], b1, b2)
     m_hat = m / (1 - b1 ** t)
     rho_inf = 2 / (1 - b2) - 1
     rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
