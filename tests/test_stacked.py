@@ -17,28 +17,9 @@ MAKERS = {
 }
 
 
-class MuonAdamW:
-    """Muon on the hidden weight matrices, AdamW on the rest (biases, output layer), as the muon chapter pairs them."""
-
-    def __init__(self, params, lr):
-        params = list(params)
-        matrices = [p for p in params if p.dim() == 2][:-1]
-        rest = [p for p in params if all(p is not m for m in matrices)]
-        self.parts = [optim.Muon(matrices, lr=lr, weight_decay=0.01), optim.AdamW(rest, lr=3e-3, weight_decay=0.01)]
-        self.param_groups = [group for part in self.parts for group in part.param_groups]
-
-    def zero_grad(self):
-        for part in self.parts:
-            part.zero_grad()
-
-    def step(self):
-        for part in self.parts:
-            part.step()
-
-
 PER_RUN_MAKERS = {   # rules that look at a whole tensor, or whose step is not linear in the rate
     "Adafactor": lambda p, lr: optim.Adafactor(p, lr=lr, weight_decay=0.01),
-    "Muon": MuonAdamW,
+    "Muon": lambda p, lr: optim.muon_with_adamw(p, lr=lr),   # Muon on the hidden matrices, AdamW on the rest
     "ScheduleFreeAdamW": lambda p, lr: optim.ScheduleFreeAdamW(p, lr=lr, weight_decay=1e-3, warmup_steps=5),
     "Lion": lambda p, lr: optim.Lion(p, lr=lr),   # entry-wise: stacked with the others
 }

@@ -30,7 +30,9 @@ the same name: ``Adamax`` (the infinity norm in place of ``v``), ``NAdam``
 until the variance estimate is reliable), with ``adamax_update``,
 ``nadam_update`` and ``radam_update``. ``Muon`` (``torch.optim.Muon``) leaves the
 element-wise family: it orthogonalizes the momentum of each weight matrix with a
-Newton-Schulz iteration (``newton_schulz``, ``muon_update``), for 2-D weights only.
+Newton-Schulz iteration (``newton_schulz``, ``muon_update``), for 2-D weights only;
+``muon_with_adamw`` pairs it with AdamW for the other parameters, as one optimizer
+(``Combined``).
 
 Two others save memory: ``Adafactor`` keeps, for each matrix, only
 the row and column averages of the squared gradient (``adafactor_update``; a drop-in
@@ -65,6 +67,7 @@ from .adagrad import Adagrad, adagrad_update
 from .adam import Adam, adam_update
 from .adamax import Adamax, adamax_update
 from .adamw import AdamW, adamw_update
+from .combined import Combined, muon_split, muon_with_adamw
 from .lamb import Lamb, lamb_update
 from .lars import LARS, lars_trust_ratio, lars_update
 from .lion import Lion, lion_update
@@ -82,7 +85,7 @@ __all__ = [
     "Adamax", "adamax_update", "NAdam", "nadam_update", "nadam_momentum",
     "RAdam", "radam_update", "radam_rho", "radam_rectification", "RADAM_THRESHOLD",
     "LARS", "lars_update", "lars_trust_ratio", "Lamb", "lamb_update",
-    "Muon", "muon_update", "newton_schulz",
+    "Muon", "muon_update", "newton_schulz", "Combined", "muon_split", "muon_with_adamw",
     "Adafactor", "adafactor_update", "Lion", "lion_update",
     "ScheduleFreeSGD", "schedule_free_sgd_update", "ScheduleFreeAdamW", "schedule_free_adamw_update",
 ]

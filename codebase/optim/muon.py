@@ -79,7 +79,7 @@ def adjusted_lr(lr, adjust_lr_fn, shape):
 
 
 def muon_update(theta, g, m, *, lr, beta, weight_decay, nesterov=True, coefficients=NS_COEFFICIENTS,
-                steps=5, eps=1e-7, adjust_lr_fn=None):
+                steps=5, eps=1e-7, adjust_lr_fn=None, dtype=torch.bfloat16):
     """One Muon step on the matrix ``theta`` and its momentum buffer ``m``, in place.
 
     With ``beta`` the momentum, ``lambda = weight_decay``, ``NS`` the Newton-Schulz
@@ -109,14 +109,14 @@ def muon_update(theta, g, m, *, lr, beta, weight_decay, nesterov=True, coefficie
         The learning rate alpha, the momentum coefficient and the decay coefficient lambda.
     nesterov : bool, default True
         Orthogonalize the look-ahead ``u_t`` instead of ``m_t``.
-    coefficients, steps, eps
-        Passed to :func:`~codebase.optim.muon.newton_schulz`.
+    coefficients, steps, eps, dtype
+        Passed to :func:`~codebase.optim.muon.newton_schulz` (``dtype``: the precision of the iteration).
     adjust_lr_fn : None, "original" or "match_rms_adamw"
         Passed to :func:`~codebase.optim.muon.adjusted_lr`.
     """
     m.lerp_(g, 1 - beta)                                         # m_t = beta m_{t-1} + (1 - beta) g_t
     u = g.lerp(m, beta) if nesterov else m                       # u_t = (1 - beta) g_t + beta m_t, or m_t
-    O = newton_schulz(u, steps, coefficients, eps)               # O_t = NS(u_t)
+    O = newton_schulz(u, steps, coefficients, eps, dtype=dtype)  # O_t = NS(u_t)
     theta.mul_(1 - lr * weight_decay)                            # theta' = theta_{t-1} - lr lambda theta_{t-1}
     theta.add_(O, alpha=-adjusted_lr(lr, adjust_lr_fn, theta.shape))  # theta_t = theta' - lr' O_t
 
@@ -169,6 +169,13 @@ class Muon(BaseOptimizer):
     adjust_lr_fn : None, "original" or "match_rms_adamw", default None
         How ``lr`` scales with the shape (``None`` means ``"original"``); see
         :func:`~codebase.optim.muon.adjusted_lr`.
+    ns_dtype : torch.dtype, default torch.bfloat16, keyword only
+        The precision of the Newton-Schulz iteration. Not in torch: its bfloat16 is the
+        default, and gives torch's bits. ``torch.float64`` computes the same polynomial
+        without bfloat16's rounding, whose last bits differ between CPUs (oneDNN picks the
+        kernels by instruction set); the book uses it where a page prints Muon's numbers.
+        It is an attribute of the optimizer, not of its groups, so ``state_dict()`` keeps
+        torch's layout (a pickle keeps it).
 
     Notes
     -----
@@ -196,10 +203,24 @@ class Muon(BaseOptimizer):
     _TORCH_FLAG_DEFAULTS = {}
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
-                 ns_coefficients=NS_COEFFICIENTS, eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+                 ns_coefficients=NS_COEFFICIENTS, eps=1e-7, ns_steps=5, adjust_lr_fn=None, *,
+                 ns_dtype=torch.bfloat16):
+        if not isinstance(ns_dtype, torch.dtype) or not ns_dtype.is_floating_point:
+            raise TypeError(f"ns_dtype must be a floating-point torch.dtype (torch.bfloat16, torch.float32, "
+                            f"torch.float64), got {type(ns_dtype).__name__} {ns_dtype!r}")
+        self.ns_dtype = ns_dtype
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                         ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn)
         super().__init__(params, defaults)
+
+    def __getstate__(self):
+        """What a pickle keeps: torch's three entries and ``ns_dtype``."""
+        return {**super().__getstate__(), "ns_dtype": self.ns_dtype}
+
+    def __setstate__(self, state):
+        """Restore from a pickle (or ``load_state_dict``); an old pickle without ``ns_dtype`` gets bfloat16."""
+        state.setdefault("ns_dtype", self.__dict__.get("ns_dtype", torch.bfloat16))
+        super().__setstate__(state)
 
     @classmethod
     def _check_group(cls, group):
@@ -232,4 +253,4 @@ class Muon(BaseOptimizer):
         muon_update(p, g, state["momentum_buffer"], lr=group["lr"], beta=group["momentum"],
                     weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                     coefficients=group["ns_coefficients"], steps=group["ns_steps"], eps=group["eps"],
-                    adjust_lr_fn=group["adjust_lr_fn"])
+                    adjust_lr_fn=group["adjust_lr_fn"], dtype=self.ns_dtype)
