@@ -67,11 +67,11 @@ from .adagrad import Adagrad, adagrad_update
 from .adam import Adam, adam_update
 from .adamax import Adamax, adamax_update
 from .adamw import AdamW, adamw_update
-from .combined import Combined, muon_split, muon_with_adamw
+from .combined import Combined
 from .lamb import Lamb, lamb_update
 from .lars import LARS, lars_trust_ratio, lars_update
 from .lion import Lion, lion_update
-from .muon import Muon, muon_update, newton_schulz
+from .muon import Muon, muon_split, muon_update, muon_with_adamw, newton_schulz
 from .nadam import NAdam, nadam_momentum, nadam_update
 from .radam import RADAM_THRESHOLD, RAdam, radam_rectification, radam_rho, radam_update
 from .rmsprop import RMSprop, rmsprop_update

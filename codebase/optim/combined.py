@@ -1,19 +1,16 @@
-"""Several optimizers used as one: Muon on the hidden weight matrices and AdamW on the rest.
+"""Several optimizers used as one, for a training loop written for one optimizer.
 
 Muon orthogonalizes the update of a matrix, so it takes 2-D weights only; a network's
 biases, and usually its output layer, need another optimizer (AdamW, in Jordan et al.'s
 setup). A training loop written for one optimizer (``codebase.train.fit``,
-``codebase.stacked.train_stacked``) takes the pair as one through :class:`Combined`, and
-:func:`muon_with_adamw` builds that pair from a model's parameters.
+``codebase.stacked.train_stacked``) takes the pair as one through :class:`Combined`;
+``codebase.optim.muon.muon_with_adamw`` builds that pair from a model's parameters.
 """
 from __future__ import annotations
 
 import torch
 
-from .adamw import AdamW
-from .muon import Muon
-
-__all__ = ["Combined", "muon_split", "muon_with_adamw"]
+__all__ = ["Combined"]
 
 
 class Combined:
@@ -102,41 +99,3 @@ class Combined:
                              f"this Combined has {len(self.optimizers)}")
         for opt, saved in zip(self.optimizers, state_dict["optimizers"]):
             opt.load_state_dict(saved)
-
-
-def muon_split(params):
-    """``(matrices, rest)``: the hidden weight matrices for Muon, and the other parameters.
-
-    ``matrices`` are the 2-D parameters but the last, which is the output layer's weight
-    when ``params`` comes in the order of ``model.parameters()`` for a network whose last
-    layer is a ``Linear`` (as ``codebase.nn.mlp``'s); ``rest`` is everything else, in order:
-    biases, the output layer's weight, normalization scales.
-    """
-    if isinstance(params, torch.nn.Module):
-        params = params.parameters()
-    if isinstance(params, torch.Tensor):
-        raise TypeError("params must be an iterable of parameters (model.parameters()), got one tensor")
-    params = list(params)
-    if not all(isinstance(p, torch.Tensor) for p in params):
-        raise TypeError("params must hold tensors only (pass model.parameters(), not parameter groups)")
-    matrices = [p for p in params if p.dim() == 2][:-1]
-    rest = [p for p in params if all(p is not w for w in matrices)]
-    return matrices, rest
-
-
-def muon_with_adamw(params, lr=0.02, *, weight_decay=0.01, adamw_lr=3e-3, adamw_weight_decay=0.01,
-                    ns_dtype=torch.bfloat16):
-    """Muon on the hidden weight matrices and AdamW on the rest (:func:`muon_split`), as one optimizer.
-
-    The defaults are the Muon chapter's setup on the digits network: Muon at ``lr = 0.02``
-    with decay 0.01, AdamW at ``3e-3`` with decay 0.01. ``ns_dtype`` is Muon's precision of
-    the Newton-Schulz iteration (:class:`~codebase.optim.muon.Muon`).
-    """
-    matrices, rest = muon_split(params)
-    if not matrices:
-        raise ValueError("muon_with_adamw found no hidden weight matrix for Muon (it leaves the last 2-D "
-                         "parameter, the output layer, to AdamW): use AdamW alone")
-    parts = [Muon(matrices, lr=lr, weight_decay=weight_decay, ns_dtype=ns_dtype)]
-    if rest:
-        parts.append(AdamW(rest, lr=adamw_lr, weight_decay=adamw_weight_decay))
-    return Combined(*parts)

@@ -7,8 +7,10 @@ import torch
 
 from .._checks import check_flag, check_int, check_nonnegative, check_number
 from ._base import BaseOptimizer
+from .adamw import AdamW
+from .combined import Combined
 
-__all__ = ["newton_schulz", "adjusted_lr", "muon_update", "Muon", "NS_COEFFICIENTS"]
+__all__ = ["newton_schulz", "adjusted_lr", "muon_update", "Muon", "NS_COEFFICIENTS", "muon_split", "muon_with_adamw"]
 
 #: torch's (and Keller Jordan's) quintic coefficients ``(a, b, c)``: ``p(s) = a s + b s^3 + c s^5``.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -254,3 +256,41 @@ class Muon(BaseOptimizer):
                     weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                     coefficients=group["ns_coefficients"], steps=group["ns_steps"], eps=group["eps"],
                     adjust_lr_fn=group["adjust_lr_fn"], dtype=self.ns_dtype)
+
+
+def muon_split(params):
+    """``(matrices, rest)``: the hidden weight matrices for Muon, and the other parameters.
+
+    ``matrices`` are the 2-D parameters but the last, which is the output layer's weight
+    when ``params`` comes in the order of ``model.parameters()`` for a network whose last
+    layer is a ``Linear`` (as ``codebase.nn.mlp``'s); ``rest`` is everything else, in order:
+    biases, the output layer's weight, normalization scales.
+    """
+    if isinstance(params, torch.nn.Module):
+        params = params.parameters()
+    if isinstance(params, torch.Tensor):
+        raise TypeError("params must be an iterable of parameters (model.parameters()), got one tensor")
+    params = list(params)
+    if not all(isinstance(p, torch.Tensor) for p in params):
+        raise TypeError("params must hold tensors only (pass model.parameters(), not parameter groups)")
+    matrices = [p for p in params if p.dim() == 2][:-1]
+    rest = [p for p in params if all(p is not w for w in matrices)]
+    return matrices, rest
+
+
+def muon_with_adamw(params, lr=0.02, *, weight_decay=0.01, adamw_lr=3e-3, adamw_weight_decay=0.01,
+                    ns_dtype=torch.bfloat16):
+    """Muon on the hidden weight matrices and AdamW on the rest (:func:`muon_split`), as one optimizer.
+
+    The defaults are the Muon chapter's setup on the digits network: Muon at ``lr = 0.02``
+    with decay 0.01, AdamW at ``3e-3`` with decay 0.01. ``ns_dtype`` is Muon's precision of
+    the Newton-Schulz iteration (:class:`~codebase.optim.muon.Muon`).
+    """
+    matrices, rest = muon_split(params)
+    if not matrices:
+        raise ValueError("muon_with_adamw found no hidden weight matrix for Muon (it leaves the last 2-D "
+                         "parameter, the output layer, to AdamW): use AdamW alone")
+    parts = [Muon(matrices, lr=lr, weight_decay=weight_decay, ns_dtype=ns_dtype)]
+    if rest:
+        parts.append(AdamW(rest, lr=adamw_lr, weight_decay=adamw_weight_decay))
+    return Combined(*parts)
