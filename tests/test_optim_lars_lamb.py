@@ -218,3 +218,37 @@ def test_a_changed_group_is_checked_at_the_next_step():
     w[0].grad = torch.ones(2, 2)
     with pytest.raises(ValueError, match=r"param_groups\[0\] was changed after construction: .*betas"):
         opt.step()
+
+
+def test_lamb_counts_steps_per_group_as_the_reference_does():
+    # The bias of the output layer gets its first gradient at step 4: its bias correction
+    # uses the group's count (t = 4), as pytorch_optimizer.Lamb's does.
+    def run(cls):
+        params = make_params()
+        opt = cls(params, lr=0.01, weight_decay=0.01)
+        rows = []
+        for t in range(8):
+            opt.zero_grad()
+            loss(params).backward()
+            if t < 3:
+                params[-1].grad = None
+            opt.step()
+            rows.append(torch.cat([p.detach().flatten() for p in params]).clone())
+        return torch.stack(rows), opt
+
+    mine, opt = run(ours.Lamb)
+    theirs, _ = run(pytorch_optimizer.Lamb)
+    assert_same(mine, theirs)
+    assert [group["step"] for group in opt.param_groups] == [8]
+    assert all("step" not in state for state in opt.state.values())
+
+
+def test_a_refused_lamb_step_is_not_counted():
+    params = make_params()
+    opt = ours.Lamb(params, lr=0.01)
+    loss(params).backward()
+    opt.step()
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="lr"):
+        opt.step()
+    assert opt.param_groups[0]["step"] == 1

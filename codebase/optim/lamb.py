@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_flag, check_nonnegative
-from ._base import BaseOptimizer, new_step
+from ._base import BaseOptimizer
 from .adam import check_betas
 
 __all__ = ["lamb_update", "Lamb"]
@@ -116,10 +116,14 @@ class Lamb(BaseOptimizer):
     Not implemented (the reference has them, off by default): ``rectify`` (a
     RAdam-like warm-up), ``pre_norm`` with ``max_grad_norm`` (dividing all
     gradients by their global norm) and ``fixed_decay``. The state of each
-    parameter is ``step``, ``exp_avg`` (``m``), ``exp_avg_sq`` (``v``) and
-    ``trust_ratio`` (the last ``r_t``); the reference keeps ``step`` in the group
-    and the ratio with the two norms under ``weight_norm`` and ``adam_norm``.
+    parameter is ``exp_avg`` (``m``), ``exp_avg_sq`` (``v``) and ``trust_ratio``
+    (the last ``r_t``); the reference keeps the ratio with the two norms under
+    ``weight_norm`` and ``adam_norm``. As in the reference, the step count ``t`` is
+    one number per group, ``group["step"]``, counted at every ``step()``, so that a
+    parameter whose first gradient comes late is corrected as the others are.
     """
+
+    _STEP_KEYS = frozenset({"step"})   # the count a step writes in the group: not a hyperparameter
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0, weight_decouple=True,
                  grad_averaging=True, adam=False, eps=1e-6, clamp=10.0, foreach=None, maximize=False):
@@ -139,15 +143,26 @@ class Lamb(BaseOptimizer):
             check_flag(flag, group[flag])
         super()._check_group(group)
 
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Count the step in every group (``group["step"]``), then update every parameter that has a gradient."""
+        counted = [group.get("step", 0) for group in self.param_groups]
+        for group, t in zip(self.param_groups, counted):
+            group["step"] = t + 1
+        try:
+            return super().step(closure)
+        except (TypeError, ValueError, RuntimeError):   # a refused group or a failed closure: no step was taken
+            for group, t in zip(self.param_groups, counted):
+                group["step"] = t
+            raise
+
     def _init_state(self, p, state, group):
-        state["step"] = new_step()
         state["exp_avg"] = torch.zeros_like(p)
         state["exp_avg_sq"] = torch.zeros_like(p)
 
     def _update(self, p, g, state, group):
-        state["step"] += 1
         beta1, beta2 = group["betas"]
         state["trust_ratio"] = lamb_update(
-            p, g, state["exp_avg"], state["exp_avg_sq"], int(state["step"].item()), lr=group["lr"], beta1=beta1,
+            p, g, state["exp_avg"], state["exp_avg_sq"], group["step"], lr=group["lr"], beta1=beta1,
             beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"], decoupled=group["weight_decouple"],
             averaging=group["grad_averaging"], clamp=group["clamp"], adam=group["adam"])
