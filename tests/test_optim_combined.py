@@ -97,8 +97,22 @@ def test_muon_split_gives_the_hidden_matrices_to_muon():
         muon_split(torch.zeros(3, 3))
     with pytest.raises(TypeError, match="params"):
         muon_split([{"params": [torch.zeros(3, 3)]}])
+    with pytest.raises(TypeError, match="params must be an iterable"):
+        muon_split(5)
     with pytest.raises(ValueError, match="no hidden weight matrix"):
         muon_with_adamw(torch.nn.Linear(3, 2).parameters())
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", [
+    ({"lr": -1.0}, ValueError, r"Muon \(lr=-1.0.*learning rate"),
+    ({"weight_decay": "x"}, TypeError, r"Muon \(lr=0.02, weight_decay='x'\): weight_decay"),
+    ({"adamw_lr": -1.0}, ValueError, r"AdamW \(adamw_lr=-1.0.*learning rate"),
+    ({"adamw_weight_decay": float("nan")}, ValueError, r"AdamW \(adamw_lr=0.003, adamw_weight_decay=nan\)"),
+    ({"ns_dtype": torch.int32}, TypeError, "ns_dtype"),
+])
+def test_muon_with_adamw_says_which_optimizer_refused_an_argument(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        muon_with_adamw(net().parameters(), **kwargs)
 
 
 def test_fit_trains_with_a_combined_optimizer():

@@ -151,7 +151,7 @@ class Lamb(BaseOptimizer):
             group["step"] = t + 1
         try:
             return super().step(closure)
-        except (TypeError, ValueError, RuntimeError):   # a refused group or a failed closure: no step was taken
+        except (TypeError, ValueError, RuntimeError):   # a refused group, a failing closure, a sparse gradient
             for group, t in zip(self.param_groups, counted):
                 group["step"] = t
             raise

@@ -268,8 +268,9 @@ def muon_split(params):
     """
     if isinstance(params, torch.nn.Module):
         params = params.parameters()
-    if isinstance(params, torch.Tensor):
-        raise TypeError("params must be an iterable of parameters (model.parameters()), got one tensor")
+    if isinstance(params, torch.Tensor) or not hasattr(params, "__iter__"):
+        raise TypeError(f"params must be an iterable of parameters (model.parameters()), got "
+                        f"{'one tensor' if isinstance(params, torch.Tensor) else type(params).__name__}")
     params = list(params)
     if not all(isinstance(p, torch.Tensor) for p in params):
         raise TypeError("params must hold tensors only (pass model.parameters(), not parameter groups)")
@@ -290,7 +291,14 @@ def muon_with_adamw(params, lr=0.02, *, weight_decay=0.01, adamw_lr=3e-3, adamw_
     if not matrices:
         raise ValueError("muon_with_adamw found no hidden weight matrix for Muon (it leaves the last 2-D "
                          "parameter, the output layer, to AdamW): use AdamW alone")
-    parts = [Muon(matrices, lr=lr, weight_decay=weight_decay, ns_dtype=ns_dtype)]
+    try:
+        parts = [Muon(matrices, lr=lr, weight_decay=weight_decay, ns_dtype=ns_dtype)]
+    except (TypeError, ValueError) as error:   # say which of the two optimizers refused its argument
+        raise type(error)(f"Muon (lr={lr!r}, weight_decay={weight_decay!r}): {error}") from None
     if rest:
-        parts.append(AdamW(rest, lr=adamw_lr, weight_decay=adamw_weight_decay))
+        try:
+            parts.append(AdamW(rest, lr=adamw_lr, weight_decay=adamw_weight_decay))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"AdamW (adamw_lr={adamw_lr!r}, adamw_weight_decay={adamw_weight_decay!r}): "
+                              f"{error}") from None
     return Combined(*parts)
