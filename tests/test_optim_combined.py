@@ -155,7 +155,8 @@ def test_train_eval_and_closure_reach_the_optimizers_that_have_them():
         return loss
 
     assert opt.step(closure).item() == 6.0 and calls == [True]   # the closure runs once
-    assert a.grad is not None and not torch.equal(a.detach(), torch.ones(3, dtype=torch.float64)) and b.detach().tolist() == [0.8] * 3
+    assert a.grad is not None and not torch.equal(a.detach(), torch.ones(3, dtype=torch.float64))
+    assert b.detach().tolist() == [0.8] * 3
     opt.zero_grad()
     opt.step(closure)                          # after one step x = z = y: a second one separates them
     y = a.detach().clone()
