@@ -6,6 +6,8 @@ import copy
 import re
 from pathlib import Path
 
+from codebase.checks.library_source import dotted_name
+
 from .pages import Page, load_page
 
 
@@ -28,15 +30,6 @@ def _codebase_names(cells) -> set[str]:
     return names
 
 
-def _dotted(node) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else None
-    return None
-
-
 def _tools(code: list[str], bound: set[str]) -> list[str]:
     """The ``codebase`` names (functions, classes) that a solution uses, sorted."""
     found: set[str] = set()
@@ -47,7 +40,7 @@ def _tools(code: list[str], bound: set[str]) -> list[str]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.Attribute, ast.Name)):
-                name = _dotted(node)
+                name = dotted_name(node)
                 if name and name.split(".")[0] in bound:
                     found.add(name)
     longest = {n for n in found if not any(m.startswith(n + ".") for m in found)}

@@ -20,7 +20,7 @@ import ast
 
 from .library import LIBRARIES
 
-__all__ = ["library_calls_in_source"]
+__all__ = ["library_calls_in_source", "dotted_name"]
 
 
 def _trees(source) -> list[ast.Module]:
@@ -35,11 +35,12 @@ def _trees(source) -> list[ast.Module]:
     return trees
 
 
-def _dotted(node) -> str | None:
+def dotted_name(node) -> str | None:
+    """``"a.b.c"`` for the expression ``a.b.c`` (names and attributes only), else ``None``."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
+        inner = dotted_name(node.value)
         return f"{inner}.{node.attr}" if inner else None
     return None
 
@@ -65,7 +66,7 @@ def _namespace(trees):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         assigned.setdefault(target.id, []).append(node.value)
-                        if (dotted := _dotted(node.value)) is not None:
+                        if (dotted := dotted_name(node.value)) is not None:
                             aliases[target.id] = dotted        # solver = a.adamw_update
     return aliases, functions, assigned
 
@@ -110,7 +111,7 @@ def library_calls_in_source(source, forbidden, function: str | None = None) -> l
                 found.add(last[inner.value])
                 continue
             if isinstance(inner, ast.Attribute) and isinstance(inner.ctx, ast.Load):
-                name = _dotted(inner)
+                name = dotted_name(inner)
             elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load):
                 name = inner.id
             else:
