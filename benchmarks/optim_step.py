@@ -13,8 +13,11 @@ copy of the same parameters. The implementations are timed *interleaved*: each
 repeat runs all of them one after the other in a shuffled order, so a change in
 the machine's load affects them all alike; the table shows the minimum over
 the repeats (``--stat min``, the default: other processes can only add time to a
-block) or their median (``--stat median``). ``ratio`` is the time of a step divided by the time of torch's for-loop
-step in the same run (below 1 is faster than torch's for-loop).
+block) or their median (``--stat median``). With ``--copies k`` each implementation is
+built k times, each on its own copy of the parameters, and its time is the mean over the
+copies: at 10^6 parameters, where the tensors land in memory moves a step's time by a few
+percent, and one copy per implementation would report that as a difference between them. ``ratio`` is the time of a step divided by the
+time of torch's for-loop step in the same run (below 1 is faster than torch's for-loop).
 
 ``torch for-loop again`` is a second, independent copy of torch's for-loop: the
 same code on its own copy of the parameters. Its ratio would be 1.00 on a perfect
@@ -34,7 +37,9 @@ import importlib
 import inspect
 import os
 import sys
+import statistics
 import time
+from collections.abc import Mapping
 
 import torch
 
@@ -90,6 +95,8 @@ OPTIMIZERS = {
     "LARS": ("LARS", {"lr": 1.0, "weight_decay": 1e-4}),
     "Lamb": ("Lamb", {"lr": 1e-3, "weight_decay": 1e-2}),
 }
+# Gaps to the reference that were measured and kept, with where the measurement is.
+EXPLAINED = {"SF-AdamW": " (leaves p.grad alone, where the reference overwrites it: benchmarks/schedule_free_gap.py)"}
 # Optimizers of weight matrices only: their parameters are all 2-D (``matrix_shapes``).
 MATRICES_ONLY = {"Muon"}
 
@@ -162,31 +169,44 @@ def time_block(optimizer, steps: int) -> float:
 
 
 def bench(n: int, tensors: int, opt_name: str, repeats: int, target: float, impls, seed: int = 0,
-          stat: str = "median", clock: str = "cpu"):
-    """Return ``{implementation: seconds per step}`` (``stat`` over the repeats) for one size and one optimizer.
+          stat: str = "median", clock: str = "cpu", copies: int = 1):
+    """Return ``{implementation: seconds per step}`` for one size and one optimizer, and the steps per block.
 
+    ``impls`` names implementations of ``IMPLEMENTATIONS``, or maps names to factories
+    like theirs. Each implementation is built ``copies`` times, each on its own copy of
+    the parameters, the copies of all implementations in turn; its time is the mean over
+    its copies of ``stat`` over the repeats. Where the tensors land in memory changes the
+    time of a step by a few percent at 10^6 parameters: that is a difference between
+    copies, which one copy per implementation would report as one between implementations.
     The blocks are timed in shuffled turns by ``codebase.compare.time_interleaved``.
     """
+    factories = impls if isinstance(impls, Mapping) else {impl: IMPLEMENTATIONS[impl] for impl in impls}
     cls_name, kwargs = OPTIMIZERS[opt_name]
     base = make_params(n, tensors, seed, matrices=opt_name in MATRICES_ONLY)
-    optimizers = {}
-    for impl in impls:
-        try:
-            cls, extra = IMPLEMENTATIONS[impl](cls_name)
-            optimizers[impl] = cls(clone_params(base), **kwargs, **extra)
-            getattr(optimizers[impl], "train", lambda: None)()  # schedule-free optimizers step in train mode
-            optimizers[impl].step()  # creates the state, warms up
-        except (RuntimeError, ValueError) as error:  # e.g. no fused kernel for this device/dtype
-            print(f"  skipped {impl}: {error}", file=sys.stderr)
-            optimizers.pop(impl, None)
+    optimizers, skipped = {}, set()
+    for copy in range(copies):
+        for impl, factory in factories.items():
+            if impl in skipped:
+                continue
+            try:
+                cls, extra = factory(cls_name)
+                optimizer = cls(clone_params(base), **kwargs, **extra)
+                getattr(optimizer, "train", lambda: None)()  # schedule-free optimizers step in train mode
+                optimizer.step()  # creates the state, warms up
+                optimizers[impl, copy] = optimizer
+            except (RuntimeError, ValueError) as error:  # e.g. no fused kernel for this device/dtype
+                print(f"  skipped {impl}: {error}", file=sys.stderr)
+                skipped.add(impl)
+    optimizers = {key: o for key, o in optimizers.items() if key[0] not in skipped}
     # steps per timed block: enough for about `target` seconds with the slowest implementation
     slowest = max(time_block(o, 1) for o in optimizers.values())
     steps = max(1, min(10_000, int(target / max(slowest, 1e-7))))
     for o in optimizers.values():
         run_steps(o, min(steps, 3))  # warm-up
-    blocks = {impl: (lambda o=o: run_steps(o, steps)) for impl, o in optimizers.items()}
+    blocks = {f"{impl}#{copy}": (lambda o=o: run_steps(o, steps)) for (impl, copy), o in optimizers.items()}
     seconds = time_interleaved(blocks, repeats=repeats, stat=stat, clock=clock, seed=seed)
-    return {impl: s / steps for impl, s in seconds.items()}, steps
+    return {impl: statistics.mean(seconds[f"{impl}#{copy}"] for copy in range(copies)) / steps
+            for impl in factories if impl not in skipped}, steps
 
 
 def fmt_time(seconds: float) -> str:
@@ -206,6 +226,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=9, help="interleaved timed blocks per implementation (default 9)")
     parser.add_argument("--target", type=float, default=0.05,
                         help="seconds per timed block for the slowest implementation (default 0.05)")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="copies of each implementation, each on its own parameters (default 1; 3 for claims "
+                             "near a ratio of 1, where memory placement matters)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in the book)")
     parser.add_argument("--stat", choices=["min", "median"], default="min",
                         help="statistic over the repeats (default min: on a shared machine, the least disturbed block)")
@@ -218,7 +241,7 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
           f"load average {load:.2f} at start, {args.tensors} tensors, {args.stat} of {args.repeats} interleaved blocks, "
-          f"{args.clock} clock")
+          f"{args.clock} clock, {args.copies} cop{'y' if args.copies == 1 else 'ies'} of each")
     header = f"{'optimizer':<13} {'params':>9} {'implementation':<21} {'time/step':>11} {'params/s':>10} {'ratio':>6}"
     print(header)
     print("-" * len(header))
@@ -227,7 +250,7 @@ def main(argv=None) -> int:
         for size in args.sizes:
             n = int(size)
             result, _ = bench(n, args.tensors, opt_name, args.repeats, args.target, impls,
-                              stat=args.stat, clock=args.clock)
+                              stat=args.stat, clock=args.clock, copies=args.copies)
             ref = result.get("torch for-loop")
             for impl, seconds in result.items():
                 ratio = seconds / ref if ref else float("nan")
@@ -245,7 +268,7 @@ def main(argv=None) -> int:
     for (opt_name, n), (vs_loop, vs_fused, aa) in worst.items():
         print(f"  {opt_name:<13} {n:>9.0e}: x{vs_loop:.2f} of for-loop (noise {noise(aa):.2f}), "
               f"{f'x{vs_fused:.2f} of fused' if vs_fused == vs_fused else 'no fused path'}  "
-              f"{verdict(vs_loop, vs_fused, aa)}")
+              f"{(v := verdict(vs_loop, vs_fused, aa))}{EXPLAINED.get(opt_name, '') if v == 'MISSED' else ''}")
     return 0
 
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +49,37 @@ def test_optim_step_prints_every_implementation_with_its_ratio(capsys):
     assert re.search(r"\d+\.\d+\s*$", out.splitlines()[3]), "a row ends with its ratio"
     assert re.search(r"^  SGD momentum +1e\+03: x\d\.\d\d of for-loop \(noise \d\.\d\d\), "
                      r"x\d+\.\d\d of fused  (ok|tie|MISSED)$", out, re.M), out
+
+
+def test_optim_step_averages_over_copies(capsys):
+    script = _script("optim_step")
+    assert script.main(["--sizes", "1e3", "--optimizers", "SF-AdamW", "--repeats", "1", "--target", "0.001",
+                        "--copies", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 copies of each" in out
+    assert re.search(r"^  SF-AdamW +1e\+03: x\d\.\d\d of for-loop \(noise \d\.\d\d\), no fused path  "
+                     r"(ok|tie|MISSED)", out, re.M), out
+
+
+def test_schedule_free_gap_times_the_variant_that_overwrites_the_gradient(capsys):
+    script = _script("schedule_free_gap")
+    assert script.main(["--sizes", "1e3", "--copies", "1", "--repeats", "1", "--target", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ +1e\+03 +[\d.]+ us +\d\.\d{3} +\d\.\d{3} +\d\.\d{3}$", out, re.M), out
+    assert re.search(r"^  SF-AdamW +[\d.]+ us +[\d.]+ us  \([+-][\d.]+ us\)$", out, re.M), out
+    # the variant leaves in p.grad what the reference leaves there; ours leaves the gradient
+    base = script.make_params(50, 2)
+    grads = {}
+    for name, factory in script.IMPLS.items():
+        cls, extra = factory("ScheduleFreeAdamW")
+        params = script.clone_params(base)
+        optimizer = cls(params, lr=1e-2, **extra)
+        optimizer.train()
+        optimizer.step()
+        grads[name] = [p.grad for p in params]
+    assert all(map(torch.equal, grads["codebase, p.grad overwritten"], grads["reference"]))
+    assert all(map(torch.equal, grads["codebase"], [p.grad for p in base]))
+    assert not any(map(torch.equal, grads["reference"], [p.grad for p in base]))
 
 
 @pytest.mark.parametrize("vs_loop, vs_fused, again, verdict", [
