@@ -117,6 +117,35 @@ def test_step_leaves_the_gradient_alone(name):
     assert torch.equal(p.grad, before)
 
 
+# The optimizers after Adam, with the settings that build a new gradient (weight decay, maximize):
+# their references may write into p.grad (schedulefree's AdamW leaves its scaled step there); ours
+# do not, as torch.optim does not, and as the schedule-free chapter says in its pitfalls.
+LEAVE_GRAD_ALONE = {
+    "Adamax": dict(weight_decay=0.1, maximize=True),
+    "NAdam": dict(weight_decay=0.1, maximize=True),
+    "RAdam": dict(weight_decay=0.1, maximize=True),
+    "Adafactor": dict(weight_decay=0.1, maximize=True),
+    "Muon": dict(weight_decay=0.1),
+    "Lion": dict(weight_decay=0.1, maximize=True),
+    "ScheduleFreeSGD": dict(weight_decay=0.1),
+    "ScheduleFreeAdamW": dict(weight_decay=0.1),
+    "LARS": dict(weight_decay=0.1, momentum=0.9, maximize=True),
+    "Lamb": dict(weight_decay=0.1, maximize=True),
+}
+
+
+@pytest.mark.parametrize("name", LEAVE_GRAD_ALONE)
+def test_newer_optimizers_leave_the_gradient_alone(name):
+    p = torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(2, 3).requires_grad_()
+    opt = getattr(ours, name)([p], **LEAVE_GRAD_ALONE[name])
+    getattr(opt, "train", lambda: None)()  # schedule-free optimizers step in train mode
+    p.grad = torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.25, -3.0]], dtype=torch.float64)
+    before = p.grad.clone()
+    for _ in range(3):
+        opt.step()
+    assert torch.equal(p.grad, before)
+
+
 # -- edge cases: zero, tiny and huge gradients; 0-d and one-element tensors -----------------------
 
 EDGE_SETTINGS = {
