@@ -16,8 +16,9 @@ the repeats (``--stat min``, the default: other processes can only add time to a
 block) or their median (``--stat median``). With ``--copies k`` each implementation is
 built k times, each on its own copy of the parameters, and its time is the mean over the
 copies: at 10^6 parameters, where the tensors land in memory moves a step's time by a few
-percent, and one copy per implementation would report that as a difference between them. ``ratio`` is the time of a step divided by the
-time of torch's for-loop step in the same run (below 1 is faster than torch's for-loop).
+percent, and one copy per implementation would report that as a difference between them.
+``ratio`` is the time of a step divided by the time of torch's for-loop step in the same
+run (below 1 is faster than torch's for-loop).
 
 ``torch for-loop again`` is a second, independent copy of torch's for-loop: the
 same code on its own copy of the parameters. Its ratio would be 1.00 on a perfect
@@ -96,7 +97,11 @@ OPTIMIZERS = {
     "Lamb": ("Lamb", {"lr": 1e-3, "weight_decay": 1e-2}),
 }
 # Gaps to the reference that were measured and kept, with where the measurement is.
-EXPLAINED = {"SF-AdamW": " (leaves p.grad alone, where the reference overwrites it: benchmarks/schedule_free_gap.py)"}
+EXPLAINED = {
+    "SF-SGD": " (the same tensor work; ours re-checks the hyperparameters, under 1 us a step: "
+              "benchmarks/schedule_free_gap.py)",
+    "SF-AdamW": " (leaves p.grad alone, where the reference overwrites it: benchmarks/schedule_free_gap.py)",
+}
 # Optimizers of weight matrices only: their parameters are all 2-D (``matrix_shapes``).
 MATRICES_ONLY = {"Muon"}
 

@@ -114,7 +114,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     check_same_step(1000, args.tensors)
     print(f"torch {torch.__version__}, 1 thread, load average {os.getloadavg()[0]:.2f} at start, "
-          f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} of each, min of {args.repeats} interleaved blocks, CPU clock")
+          f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} of each, "
+          f"min of {args.repeats} interleaved blocks, CPU clock")
     names = list(IMPLS)[1:]
     header = f"{'params':>7}  {'reference':>11}" + "".join(f"  {name:>{max(8, len(name))}}" for name in names)
     print(header)
