@@ -1,7 +1,7 @@
 """Comparing optimizers fairly: their memory, their speed, a tuned learning rate, several seeds.
 
 - :func:`state_size` counts the state an optimizer keeps per parameter (after a step);
-- :func:`time_steps` measures the wall-clock seconds of one ``optimizer.step()``;
+- :func:`time_steps` measures the seconds of one ``optimizer.step()`` (CPU time by default);
   the number depends on the machine and its load, so use it to rank optimizers
   measured together, never as a constant;
 - :func:`time_interleaved` times whole pieces of code (a training loop, say)
@@ -83,16 +83,27 @@ def state_size(optimizer: torch.optim.Optimizer) -> dict:
             "bytes": int(nbytes)}
 
 
+_CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+_STATS = {"min": min, "median": statistics.median}
+
+
 def time_steps(make_optimizer: Callable, params_or_model, steps: int = 200, *, warmup: int = 10,
-               repeats: int = 3, seed: int = 0) -> float:
-    """Return the wall-clock seconds of one ``optimizer.step()``, the median of ``repeats`` timings.
+               repeats: int = 3, seed: int = 0, stat: str = "min", clock: str = "cpu") -> float:
+    """Return the seconds of one ``optimizer.step()``: ``stat`` over ``repeats`` timings of ``steps`` steps.
 
     The parameters (of a module, or a list of tensors) are copied, so the caller's
     are not changed; each copy gets a fixed random gradient drawn with ``seed``.
     ``make_optimizer(params)`` builds the optimizer; after ``warmup`` untimed steps
-    (which also create its state), ``steps`` steps are timed with
-    ``time.perf_counter``, ``repeats`` times. Only the update is timed, not the
-    forward and backward passes, which cost the same whatever the optimizer.
+    (which also create its state), ``steps`` steps are timed, ``repeats`` times.
+    Only the update is timed, not the forward and backward passes, which cost the
+    same whatever the optimizer.
+
+    ``clock`` and ``stat`` are those of :func:`time_interleaved`: by default the CPU
+    time of this process (``"cpu"``; time spent waiting while other processes run is
+    not counted, so a busy machine, such as one building the book with a notebook on
+    each core, changes the result little) and the fastest of the repeats (``"min"``:
+    other processes can only add time); ``clock="wall"`` and ``stat="median"`` give
+    the elapsed time and the typical one.
 
     The result depends on the machine, its load, the thread count and the torch
     version: compare optimizers timed together in one run, and never store the
@@ -104,6 +115,8 @@ def time_steps(make_optimizer: Callable, params_or_model, steps: int = 200, *, w
     warmup = check_int("warmup", warmup, low=0)
     repeats = check_int("repeats", repeats, low=1)
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    reduce = _STATS[check_choice("stat", stat, tuple(_STATS))]
+    now = _CLOCKS[check_choice("clock", clock, tuple(_CLOCKS))]
     generator = torch.Generator().manual_seed(seed)
     params = []
     for p in originals:
@@ -117,15 +130,11 @@ def time_steps(make_optimizer: Callable, params_or_model, steps: int = 200, *, w
         optimizer.step()
     timings = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         for _ in range(steps):
             optimizer.step()
-        timings.append((time.perf_counter() - start) / steps)
-    return statistics.median(timings)
-
-
-_CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
-_STATS = {"min": min, "median": statistics.median}
+        timings.append((now() - start) / steps)
+    return reduce(timings)
 
 
 def time_interleaved(runs: Mapping[str, Callable[[], object]], *, repeats: int = 5, stat: str = "min",

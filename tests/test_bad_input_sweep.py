@@ -260,10 +260,11 @@ SPEC = [
                                                                               saturation=saturation),
      {"saturation": "unit"}),
     ("table", lambda digits=4: diagnostics.table([{"a": 1.0}], digits=digits), {"digits": "count"}),
-    ("time_steps", lambda steps=2, warmup=0, repeats=1, seed=0:
+    ("time_steps", lambda steps=2, warmup=0, repeats=1, seed=0, stat="min", clock="cpu":
         compare.time_steps(_sgd, [torch.zeros(3, requires_grad=True)], steps, warmup=warmup, repeats=repeats,
-                           seed=seed),
-     {"steps": "count", "warmup": "index", "repeats": "count", "seed": "index"}),
+                           seed=seed, stat=stat, clock=clock),
+     {"steps": "count", "warmup": "index", "repeats": "count", "seed": "index", "stat": "choice",
+      "clock": "choice"}),
     ("time_interleaved", lambda repeats=1, stat="min", clock="cpu", seed=0:
         compare.time_interleaved({"a": lambda: None}, repeats=repeats, stat=stat, clock=clock, seed=seed),
      {"repeats": "count", "stat": "choice", "clock": "choice", "seed": "index"}),

@@ -87,7 +87,8 @@ def test_time_steps_accepts_a_list_of_tensors():
 
 @pytest.mark.parametrize("kwargs, error", [
     (dict(steps=0), ValueError), (dict(steps=1.5), TypeError), (dict(warmup=-1), ValueError),
-    (dict(repeats=0), ValueError), (dict(seed=-1), ValueError),
+    (dict(repeats=0), ValueError), (dict(seed=-1), ValueError), (dict(stat="mean"), ValueError),
+    (dict(clock="gpu"), ValueError),
 ])
 def test_time_steps_checks_its_arguments(kwargs, error):
     with pytest.raises(error):
@@ -154,6 +155,25 @@ def test_time_interleaved_measures_real_time():
 def test_time_interleaved_checks_its_arguments(runs, kwargs, error, match):
     with pytest.raises(error, match=match):
         compare.time_interleaved(runs, **kwargs)
+
+
+@pytest.mark.parametrize("clock", ["cpu", "wall"])
+@pytest.mark.parametrize("stat, expected", [("min", 1.0), ("median", 2.0)])
+def test_time_steps_reads_the_chosen_clock_and_reduces_with_the_chosen_stat(monkeypatch, clock, stat, expected):
+    fake, other = FakeClock(), FakeClock()
+    monkeypatch.setitem(compare._CLOCKS, clock, fake)
+    monkeypatch.setitem(compare._CLOCKS, "wall" if clock == "cpu" else "cpu", other)  # must not be read
+    costs = iter([5.0, 1.0, 1.0, 3.0, 3.0, 2.0, 2.0])  # one warm-up step, then 3 repeats of 2 steps
+
+    class Stepper:
+        def __init__(self, params):
+            self.params = params
+
+        def step(self):
+            fake.now += next(costs)
+            other.now += 100.0
+    assert compare.time_steps(Stepper, [torch.zeros(2)], steps=2, warmup=1, repeats=3, stat=stat,
+                              clock=clock) == expected
 
 
 def test_time_steps_checks_the_parameters_and_the_factory():
