@@ -37,8 +37,8 @@ import argparse
 import importlib
 import inspect
 import os
-import sys
 import statistics
+import sys
 import time
 from collections.abc import Mapping
 
@@ -240,6 +240,8 @@ def main(argv=None) -> int:
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                         help="cpu: this process's CPU time (default; robust on a shared machine), wall: elapsed time")
     args = parser.parse_args(argv)
+    if args.copies < 1:
+        parser.error(f"--copies must be at least 1, got {args.copies}")
 
     torch.set_num_threads(args.threads)
     impls = list(IMPLEMENTATIONS)

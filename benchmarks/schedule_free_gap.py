@@ -103,6 +103,10 @@ def fixed_cost(repeats, steps=2000):
             for opt_name in ("SF-SGD", "SF-AdamW")}
 
 
+def _load():
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # no load average on Windows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1e3, 1e4, 1e5, 1e6])
@@ -111,9 +115,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=11, help="interleaved blocks per copy (default 11)")
     parser.add_argument("--target", type=float, default=0.02, help="seconds per block (default 0.02)")
     args = parser.parse_args(argv)
+    if args.copies < 1:
+        parser.error(f"--copies must be at least 1, got {args.copies}")
     torch.set_num_threads(1)
     check_same_step(1000, args.tensors)
-    print(f"torch {torch.__version__}, 1 thread, load average {os.getloadavg()[0]:.2f} at start, "
+    print(f"torch {torch.__version__}, 1 thread, load average {_load():.2f} at start, "
           f"{args.copies} cop{'y' if args.copies == 1 else 'ies'} of each, "
           f"min of {args.repeats} interleaved blocks, CPU clock")
     names = list(IMPLS)[1:]
@@ -129,7 +135,7 @@ def main(argv=None) -> int:
     print("\na step with no gradient (10 parameters): reference, codebase")
     for opt_name, (ref, ours) in fixed_cost(args.repeats).items():
         print(f"  {opt_name:<9} {ref * 1e6:6.2f} us  {ours * 1e6:6.2f} us  ({(ours - ref) * 1e6:+.2f} us)")
-    print(f"load average {os.getloadavg()[0]:.2f} at end")
+    print(f"load average {_load():.2f} at end")
     return 0
 
 

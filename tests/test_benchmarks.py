@@ -61,6 +61,13 @@ def test_optim_step_averages_over_copies(capsys):
                      r"(ok|tie|MISSED)", out, re.M), out
 
 
+@pytest.mark.parametrize("name", ["optim_step", "schedule_free_gap"])
+def test_copies_must_be_at_least_one(capsys, name):
+    with pytest.raises(SystemExit):
+        _script(name).main(["--copies", "0"])
+    assert "--copies must be at least 1" in capsys.readouterr().err
+
+
 def test_schedule_free_gap_times_the_variant_that_overwrites_the_gradient(capsys):
     script = _script("schedule_free_gap")
     assert script.main(["--sizes", "1e3", "--copies", "1", "--repeats", "1", "--target", "0.001"]) == 0
