@@ -37,6 +37,7 @@ import torch
 
 from ._checks import check_callable, check_int, check_real
 from .data import num_batches
+from .evaluation import switch_mode
 from .nn import Dropout
 
 __all__ = ["train_stacked"]
@@ -105,9 +106,7 @@ class _Unit:
         self.switch("train")
 
     def switch(self, mode):
-        method = getattr(self.optimizer, mode, None)   # schedule-free optimizers: train() and eval()
-        if callable(method):
-            method()
+        switch_mode(self.optimizer, mode)   # schedule-free optimizers: train() and eval()
 
     def step(self):
         for view, tensor in zip(self.views, self.tensors):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ..evaluation import switch_mode
+
 __all__ = ["Combined"]
 
 
@@ -72,19 +74,15 @@ class Combined:
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=set_to_none)
 
-    def _switch(self, mode):
-        for opt in self.optimizers:
-            method = getattr(opt, mode, None)
-            if callable(method):
-                method()
-
     def train(self):
         """Put the schedule-free optimizers among ``optimizers`` in train mode (the others have no mode)."""
-        self._switch("train")
+        for opt in self.optimizers:
+            switch_mode(opt, "train")
 
     def eval(self):
         """Put the schedule-free optimizers among ``optimizers`` in eval mode (the others have no mode)."""
-        self._switch("eval")
+        for opt in self.optimizers:
+            switch_mode(opt, "eval")
 
     def state_dict(self):
         return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
